@@ -1,0 +1,324 @@
+"""Checkpoints: HF's weight names in one table, file formats, safe loading, atomic saving.
+
+The only place that knows checkpoint names. A model is described by HF **PyTorch** state-dict
+names (``roberta.encoder.layer.0.attention.self.query.weight``), which is what
+``model.safetensors`` holds; HF's TF ``tf_model.h5`` names are converted to them on read
+(drop the first scope, ``_._`` -> ``.``, kernel/embeddings/gamma -> weight, beta -> bias).
+PyTorch Linear weights are [out, in]; ours are [in, out]: ``transpose`` marks them.
+
+Safety: safetensors by default; pickle (``pytorch_model.bin``) only with ``allow_pickle=True``
+and then with weights-only unpickling; every tensor is checked before any is assigned, so a bad
+file leaves the model untouched; saves go to a temporary folder renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import RobertaConfig
+from .hub import hub_kwargs, resolve_file
+
+logger = logging.getLogger(__name__)
+
+SAFE_WEIGHTS, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
+TF_WEIGHTS, PT_WEIGHTS, PT_INDEX = "tf_model.h5", "pytorch_model.bin", "pytorch_model.bin.index.json"
+_MODEL_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, PT_WEIGHTS, PT_INDEX, "config.json")
+# Names HF writes that alias or duplicate a weight we already have.
+_ALIASES = {"lm_head.decoder.weight": None, "lm_head.decoder.bias": "lm_head.bias",
+            "roberta.embeddings.position_ids": None, "embeddings.position_ids": None}
+_ARCHITECTURES = {"TFRobertaModel": "RobertaModel", "TFRobertaForMaskedLM": "RobertaForMaskedLM",
+                  "TFRobertaForCausalLM": "RobertaForCausalLM"}
+
+
+def _linear(table: dict, name: str, layer: Any) -> None:
+    table[f"{name}.weight"] = (layer.kernel, True)
+    table[f"{name}.bias"] = (layer.bias, False)
+
+
+def _norm(table: dict, name: str, layer: Any) -> None:
+    table[f"{name}.weight"] = (layer.gamma, False)
+    table[f"{name}.bias"] = (layer.beta, False)
+
+
+def weight_table(model: Any) -> dict[str, tuple[Any, bool]]:
+    """HF PyTorch name -> (our variable, transpose?) for every weight of ``model``."""
+    has_head = getattr(model, "lm_head", None) is not None
+    trunk = model.roberta
+    p = "roberta." if has_head else ""
+    t: dict[str, tuple[Any, bool]] = {}
+    emb = trunk.embeddings
+    t[f"{p}embeddings.word_embeddings.weight"] = (emb.word_embeddings, False)
+    t[f"{p}embeddings.position_embeddings.weight"] = (emb.position_embeddings, False)
+    t[f"{p}embeddings.token_type_embeddings.weight"] = (emb.token_type_embeddings, False)
+    _norm(t, f"{p}embeddings.LayerNorm", emb.layer_norm)
+    for i, blk in enumerate(trunk.blocks):
+        b = f"{p}encoder.layer.{i}"
+        attentions = [("attention", blk.attn, blk.attn_ln)]
+        if blk.cross_attn is not None:
+            attentions.append(("crossattention", blk.cross_attn, blk.cross_ln))
+        for scope, attn, ln in attentions:
+            for proj in ("query", "key", "value"):
+                _linear(t, f"{b}.{scope}.self.{proj}", getattr(attn, proj))
+            _linear(t, f"{b}.{scope}.output.dense", attn.output_dense)
+            _norm(t, f"{b}.{scope}.output.LayerNorm", ln)
+        _linear(t, f"{b}.intermediate.dense", blk.mlp.intermediate)
+        _linear(t, f"{b}.output.dense", blk.mlp.output_dense)
+        _norm(t, f"{b}.output.LayerNorm", blk.mlp_ln)
+    if trunk.pooler is not None:
+        _linear(t, f"{p}pooler.dense", trunk.pooler)
+    if has_head:
+        _linear(t, "lm_head.dense", model.lm_head.dense)
+        _norm(t, "lm_head.layer_norm", model.lm_head.layer_norm)
+        t["lm_head.bias"] = (model.lm_head.bias, False)
+    return t
+
+
+# --- reading files ------------------------------------------------------------------------------
+def _read_safetensors(path: str) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError  # noqa: PLC0415
+    from safetensors.numpy import load_file  # noqa: PLC0415
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"checkpoint file {path} is corrupted or truncated: {err}") from None
+
+
+def _read_h5(path: str) -> dict[str, np.ndarray]:
+    """HF TF checkpoint: one group per top-level layer, 'weight_names' attrs list the variables."""
+    import h5py  # noqa: PLC0415
+
+    state: dict[str, np.ndarray] = {}
+    try:
+        with h5py.File(path, "r") as f:
+            def visit(name: str, obj: Any) -> None:
+                if isinstance(obj, h5py.Dataset):
+                    state[_tf_to_pt_name(name)] = np.asarray(obj)
+            f.visititems(visit)
+    except OSError as err:
+        raise ValueError(f"checkpoint file {path} is corrupted or truncated: {err}") from None
+    return {k: (v.T if v.ndim == 2 and k.endswith(".weight") and "embeddings" not in k else v)
+            for k, v in state.items()}
+
+
+def _tf_to_pt_name(name: str) -> str:
+    # h5 dataset path: "<group>/<model scope>/roberta/encoder/layer_._0/.../kernel:0"
+    parts = name.replace(":0", "").split("/")
+    if len(parts) > 2 and parts[0] == parts[2] or len(parts) > 2 and parts[1].startswith("tf_"):
+        parts = parts[2:]  # drop the h5 group and the model's own scope
+    out = ".".join(parts).replace("_._", ".")
+    for old, new in ((".kernel", ".weight"), (".embeddings", ".weight"), (".gamma", ".weight"),
+                     (".beta", ".bias")):
+        if out.endswith(old):
+            out = out[: -len(old)] + new
+    if out.endswith("word_embeddings.weight.weight"):  # TF names it word_embeddings/weight
+        out = out[: -len(".weight")]
+    return out
+
+
+def _read_pickle(path: str) -> dict[str, np.ndarray]:
+    import torch  # noqa: PLC0415  (only for opted-in pickle checkpoints)
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises many types for bad files)
+        raise ValueError(f"checkpoint file {path} could not be read with weights-only "
+                         f"unpickling: {err}") from None
+    return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
+
+
+def read_state(name_or_path: Any, *, allow_pickle: bool = False, use_safetensors: bool | None = None,
+               **hub: Any) -> dict[str, np.ndarray]:
+    """The checkpoint's tensors by HF PyTorch name, from the safest format present."""
+    if use_safetensors is not False:
+        path = resolve_file(name_or_path, SAFE_WEIGHTS, required=False, **hub)
+        if path:
+            return _read_safetensors(path)
+        index = resolve_file(name_or_path, SAFE_INDEX, required=False, **hub)
+        if index:
+            return _read_sharded(name_or_path, index, _read_safetensors, **hub)
+        if use_safetensors:
+            raise FileNotFoundError(f"use_safetensors=True but {name_or_path} has no "
+                                    f"{SAFE_WEIGHTS}")
+    path = resolve_file(name_or_path, TF_WEIGHTS, required=False, **hub)
+    if path:
+        return _read_h5(path)
+    pickled = resolve_file(name_or_path, PT_WEIGHTS, required=False, **hub)
+    index = None if pickled else resolve_file(name_or_path, PT_INDEX, required=False, **hub)
+    if pickled or index:
+        if not allow_pickle:
+            raise ValueError(f"{name_or_path} only has a pickle checkpoint ({PT_WEIGHTS}); pickle "
+                             "files can run code when loaded. Pass allow_pickle=True to load it "
+                             "with weights-only unpickling, or convert it to safetensors.")
+        return _read_pickle(pickled) if pickled else _read_sharded(name_or_path, index,
+                                                                    _read_pickle, **hub)
+    raise FileNotFoundError(f"no weights found for {name_or_path!r} (looked for {SAFE_WEIGHTS}, "
+                            f"{SAFE_INDEX}, {TF_WEIGHTS}, {PT_WEIGHTS})")
+
+
+def _read_sharded(name_or_path: Any, index_path: str, reader: Any, **hub: Any) -> dict:
+    weight_map = json.load(open(index_path, encoding="utf-8"))["weight_map"]
+    state: dict[str, np.ndarray] = {}
+    for shard in sorted(set(weight_map.values())):
+        state.update(reader(resolve_file(name_or_path, shard, **hub)))
+    missing = set(weight_map) - set(state)
+    if missing:
+        raise ValueError(f"sharded checkpoint is missing tensors listed in its index: "
+                         f"{sorted(missing)[:5]}")
+    return state
+
+
+# --- assigning ----------------------------------------------------------------------------------
+def _normalise(state: dict[str, np.ndarray], table: dict[str, Any]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    wants_prefix = any(k.startswith("roberta.") for k in table)
+    for key, value in state.items():
+        if key.endswith(".gamma"):
+            key = key[:-6] + ".weight"  # very old checkpoints
+        elif key.endswith(".beta"):
+            key = key[:-5] + ".bias"
+        if wants_prefix and not key.startswith(("roberta.", "lm_head.", "classifier.")):
+            key = "roberta." + key
+        elif not wants_prefix and key.startswith("roberta."):
+            key = key[len("roberta."):]
+        if key in _ALIASES:
+            target = _ALIASES[key]
+            if target is None or target in state:
+                continue
+            key = target
+        out[key] = value
+    return out
+
+
+def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False,
+               ignore_mismatched_sizes: bool = False) -> dict[str, list]:
+    """Check every tensor, then assign. Returns HF-style loading info."""
+    table = weight_table(model)
+    state = _normalise(state, table)
+    missing = sorted(set(table) - set(state))
+    unexpected = sorted(set(state) - set(table))
+    mismatched, values = [], {}
+    for name, array in state.items():
+        if name not in table:
+            continue
+        var, transpose = table[name]
+        array = array.T if transpose else array
+        if tuple(array.shape) != tuple(var.shape):
+            mismatched.append((name, tuple(array.shape), tuple(var.shape)))
+            continue
+        if not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(f"checkpoint tensor {name} has non-float dtype {array.dtype}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"checkpoint tensor {name} contains NaN or inf")
+        values[name] = array
+    if mismatched and not ignore_mismatched_sizes:
+        lines = [f"{n}: checkpoint {a}, model {b}" for n, a, b in mismatched]
+        raise ValueError("checkpoint tensors have the wrong shape (pass "
+                         "ignore_mismatched_sizes=True to keep the model's):\n  " + "\n  ".join(lines))
+    quiet = {"pooler.dense.weight", "pooler.dense.bias", "roberta.pooler.dense.weight",
+             "roberta.pooler.dense.bias"}
+    if strict and (missing or unexpected):
+        raise ValueError(f"strict loading failed: missing {missing}, unexpected {unexpected}")
+    for name, array in values.items():
+        table[name][0].assign(array.astype(np.dtype(table[name][0].dtype)))
+    if missing:
+        logger.warning("weights not in the checkpoint, newly initialised: %s", missing)
+    if set(unexpected) - quiet:
+        logger.warning("checkpoint weights not used by %s: %s", type(model).__name__, unexpected)
+    return {"missing_keys": missing, "unexpected_keys": unexpected,
+            "mismatched_keys": mismatched, "error_msgs": []}
+
+
+def from_pretrained(cls: Any, name_or_path: Any, *, config: RobertaConfig | None = None,
+                    allow_pickle: bool = False, strict: bool = False,
+                    use_safetensors: bool | None = None, output_loading_info: bool = False,
+                    ignore_mismatched_sizes: bool = False, **kwargs: Any) -> Any:
+    hub = hub_kwargs(kwargs)
+    if config is None:
+        config = RobertaConfig.from_pretrained(name_or_path, **hub, **kwargs)
+    elif kwargs:
+        config = config.copy(**kwargs)
+    state = read_state(name_or_path, allow_pickle=allow_pickle, use_safetensors=use_safetensors,
+                       **hub)
+    model = cls(config)
+    info = load_state(model, state, strict=strict, ignore_mismatched_sizes=ignore_mismatched_sizes)
+    return (model, info) if output_loading_info else model
+
+
+# --- saving -------------------------------------------------------------------------------------
+def state_dict(model: Any) -> dict[str, np.ndarray]:
+    """Our weights under HF PyTorch names, [out, in] Linear layout, float32 numpy."""
+    return {name: np.ascontiguousarray(var.numpy().T if transpose else var.numpy())
+            for name, (var, transpose) in weight_table(model).items()}
+
+
+def _parse_size(size: int | str | None) -> int | None:
+    if size is None or isinstance(size, int):
+        return size
+    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
+    for unit, factor in units.items():
+        if size.upper().endswith(unit):
+            return int(float(size[: -len(unit)]) * factor)
+    raise ValueError(f"max_shard_size must be an int or like '200MB', got {size!r}")
+
+
+def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | None = None) -> None:
+    """Write config.json + safetensors into a temporary folder, then swap it into place."""
+    from safetensors.numpy import save_file  # noqa: PLC0415
+
+    target = Path(directory).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        if target.is_dir():  # keep the folder's other files (tokenizer, README) in the new one
+            for item in target.iterdir():
+                if item.is_file() and item.name not in _MODEL_FILES and \
+                        not item.name.startswith(("model-", "pytorch_model-")):
+                    shutil.copy2(item, tmp / item.name)
+        config = model.config.copy(architectures=[_ARCHITECTURES.get(type(model).__name__,
+                                                                      type(model).__name__)])
+        config.to_json_file(tmp / "config.json")
+        state = state_dict(model)
+        limit = _parse_size(max_shard_size)
+        meta = {"format": "pt"}
+        if limit is None or sum(a.nbytes for a in state.values()) <= limit:
+            save_file(state, str(tmp / SAFE_WEIGHTS), metadata=meta)
+        else:
+            shards, current, size = [], {}, 0
+            for name, array in state.items():
+                if current and size + array.nbytes > limit:
+                    shards.append(current)
+                    current, size = {}, 0
+                current[name] = array
+                size += array.nbytes
+            shards.append(current)
+            weight_map = {}
+            for i, shard in enumerate(shards, 1):
+                fname = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+                save_file(shard, str(tmp / fname), metadata=meta)
+                weight_map.update({name: fname for name in shard})
+            index = {"metadata": {"total_size": int(sum(a.nbytes for a in state.values()))},
+                     "weight_map": weight_map}
+            (tmp / SAFE_INDEX).write_text(json.dumps(index, indent=2) + "\n")
+        for item in tmp.iterdir():
+            with open(item, "rb") as f:
+                os.fsync(f.fileno())
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old.rmdir()
+            os.rename(target, old)
+        os.rename(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,205 @@
+"""RobertaConfig: every field of Hugging Face's ``RobertaConfig``, with HF's names and defaults.
+
+One config object drives every layer. It reads and writes HF ``config.json`` unchanged: keys this
+class does not know (``architectures``, ``torch_dtype``, ``transformers_version``, ...) are kept
+in ``extra`` and written back, so a round trip loses nothing.
+
+Example:
+    >>> from roberta_lab import RobertaConfig
+    >>> cfg = RobertaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
+    ...                     num_attention_heads=4, intermediate_size=37)
+    >>> cfg.head_dim
+    8
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+from .hub import hub_kwargs, resolve_file
+
+# HF's class defaults (transformers RobertaConfig + PretrainedConfig). Note that the *class*
+# defaults differ from roberta-base's config.json (514 positions, eps 1e-5, one token type):
+# use ``RobertaConfig.roberta_base()`` for those.
+_DEFAULTS: dict[str, Any] = {
+    "vocab_size": 50265,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-12,
+    "pad_token_id": 1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "position_embedding_type": "absolute",
+    "use_cache": True,
+    "classifier_dropout": None,
+    # inherited from PretrainedConfig
+    "is_decoder": False,
+    "add_cross_attention": False,
+    "tie_word_embeddings": True,
+    "return_dict": True,
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "tf_legacy_loss": False,
+    "model_type": "roberta",
+}
+
+_ACTIVATIONS = ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "quick_gelu", "relu",
+                "silu", "swish", "tanh", "sigmoid", "linear")
+
+
+class RobertaConfig:
+    """Configuration of a RoBERTa model, field for field as in HF transformers.
+
+    Fields (HF names): vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
+    intermediate_size, hidden_act, hidden_dropout_prob, attention_probs_dropout_prob,
+    max_position_embeddings, type_vocab_size, initializer_range, layer_norm_eps, pad_token_id,
+    bos_token_id, eos_token_id, position_embedding_type, use_cache, classifier_dropout,
+    is_decoder, add_cross_attention, tie_word_embeddings, return_dict, output_attentions,
+    output_hidden_states, tf_legacy_loss.
+
+    Derived values are properties: ``head_dim``, ``max_sequence_length`` (positions usable by
+    tokens: RoBERTa's position ids start after the pad index, so 514 rows allow 512 tokens).
+    """
+
+    model_type = "roberta"
+
+    def __init__(self, **kwargs: Any):
+        fields = dict(_DEFAULTS)
+        extra: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key in fields:
+                fields[key] = value
+            else:
+                extra[key] = value
+        # HF stores label maps in id2label; keep them as extra so config.json round-trips.
+        self.__dict__["extra"] = extra
+        for key, value in fields.items():
+            self.__dict__[key] = value
+        self._validate()
+
+    # --- derived values ---------------------------------------------------------------------
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def padding_idx(self) -> int:
+        return self.pad_token_id if self.pad_token_id is not None else 1
+
+    @property
+    def max_sequence_length(self) -> int:
+        """Longest input the position table allows (positions start at ``padding_idx + 1``)."""
+        return self.max_position_embeddings - self.padding_idx - 1
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.extra.get("id2label", {0: "LABEL_0", 1: "LABEL_1"}))
+
+    # --- checks -----------------------------------------------------------------------------
+    def _validate(self) -> None:
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = self.__dict__[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"RobertaConfig.{name} must be a positive int, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"RobertaConfig.hidden_size ({self.hidden_size}) must be a multiple of "
+                f"num_attention_heads ({self.num_attention_heads})")
+        if self.hidden_act not in _ACTIVATIONS:
+            raise ValueError(f"RobertaConfig.hidden_act must be one of {_ACTIVATIONS}, "
+                             f"got {self.hidden_act!r}")
+        if self.position_embedding_type != "absolute":
+            # HF TF 4.37 silently ignores the relative settings; we refuse rather than be wrong.
+            raise ValueError("RobertaConfig.position_embedding_type: only 'absolute' is "
+                             f"implemented, got {self.position_embedding_type!r}")
+        if self.add_cross_attention and not self.is_decoder:
+            raise ValueError("RobertaConfig.add_cross_attention=True needs is_decoder=True")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            p = self.__dict__[name]
+            if not 0.0 <= float(p) < 1.0:
+                raise ValueError(f"RobertaConfig.{name} must be in [0, 1), got {p!r}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key in _DEFAULTS:
+            self.__dict__[key] = value
+        elif key in type(self).__dict__ and isinstance(type(self).__dict__[key], property):
+            raise AttributeError(f"RobertaConfig.{key} is derived and cannot be set")
+        else:
+            self.__dict__["extra"][key] = value
+
+    def __getattr__(self, key: str) -> Any:
+        extra = self.__dict__.get("extra", {})
+        if key in extra:
+            return extra[key]
+        raise AttributeError(f"RobertaConfig has no field {key!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RobertaConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"RobertaConfig {json.dumps(self.to_dict(), indent=2, sort_keys=True)}"
+
+    # --- dict / json ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out = {key: self.__dict__[key] for key in _DEFAULTS}
+        out.update(copy.deepcopy(self.extra))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> "RobertaConfig":
+        if not isinstance(data, dict):
+            raise TypeError(f"config must be a dict, got {type(data).__name__}")
+        merged = dict(data)
+        merged.update(overrides)
+        return cls(**merged)
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, path: str | os.PathLike) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> "RobertaConfig":
+        with open(path, encoding="utf-8") as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"config file {path} is not valid JSON: {err}") from None
+        return cls.from_dict(data)
+
+    def copy(self, **overrides: Any) -> "RobertaConfig":
+        return self.from_dict(self.to_dict(), **overrides)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self.to_json_file(os.path.join(directory, "config.json"))
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> "RobertaConfig":
+        """Load ``config.json`` from a folder, a bundled model name or a hub id."""
+        path = resolve_file(name_or_path, "config.json", **hub_kwargs(kwargs))
+        return cls.from_dict(json.load(open(path, encoding="utf-8")), **kwargs)
+
+    # --- presets ----------------------------------------------------------------------------
+    @classmethod
+    def roberta_base(cls, **overrides: Any) -> "RobertaConfig":
+        """roberta-base's published config.json values."""
+        base = dict(max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
+                    architectures=["RobertaForMaskedLM"])
+        base.update(overrides)
+        return cls(**base)
+

@@ -1,0 +1,149 @@
+"""Language-model heads: ``TFRobertaForMaskedLM`` and ``TFRobertaForCausalLM``.
+
+The LM head is dense -> exact GELU -> LayerNorm -> the word-embedding matrix (tied, the same
+variable as the input embeddings) -> + bias. Losses follow HF 4.37: one mean over the tokens
+whose label is not -100, shaped (1,) (``config.tf_legacy_loss`` gives the per-token vector);
+the causal loss compares logits at t with labels at t + 1.
+
+Hooks: ``lm_head.hook_in`` [batch, pos, d_model] (the masked-LM head's input, = the last
+``hook_resid_post``), ``lm_head.hook_transformed`` [batch, pos, d_model] (after dense, GELU and
+LayerNorm), ``lm_head.hook_logits`` [batch, pos, vocab].
+
+Example:
+    >>> import numpy as np
+    >>> from roberta_lab import RobertaConfig, TFRobertaForMaskedLM
+    >>> cfg = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+    ...                     num_attention_heads=4, intermediate_size=37)
+    >>> out = TFRobertaForMaskedLM(cfg)(np.array([[0, 5, 4, 2]]), labels=np.array([[-100, -100, 7, -100]]))
+    >>> tuple(out.logits.shape), tuple(out.loss.shape)
+    ((1, 4, 99), (1,))
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import tensorflow as tf
+
+from .config import RobertaConfig
+from .hook_points import HookPoint
+from .inputs import BASE_SIGNATURE
+from .layers import ACTIVATIONS, LayerNorm, Linear
+from .model import RobertaMainLayer, RobertaPreTrainedModel
+from .outputs import TFCausalLMOutputWithCrossAttentions, TFMaskedLMOutput
+
+logger = logging.getLogger(__name__)
+
+
+class RobertaLMHead(keras.layers.Layer):
+    """[batch, pos, d_model] -> logits [batch, pos, vocab], tied to the input embeddings."""
+
+    def __init__(self, config: RobertaConfig, word_embeddings: keras.Variable, **kw):
+        super().__init__(**kw)
+        h, std = config.hidden_size, config.initializer_range
+        self.dense = Linear(h, h, std, name="dense")
+        self.layer_norm = LayerNorm(h, config.layer_norm_eps, name="layer_norm")
+        self.decoder = word_embeddings  # tied: the very same variable, [vocab, d_model]
+        self.bias = self.add_weight(shape=(config.vocab_size,), name="bias", initializer="zeros")
+        self.hook_in = HookPoint("lm_head.hook_in")
+        self.hook_transformed = HookPoint("lm_head.hook_transformed")
+        self.hook_logits = HookPoint("lm_head.hook_logits")
+        self.built = True
+
+    def transform(self, h: tf.Tensor) -> tf.Tensor:
+        """dense -> GELU (always exact, whatever hidden_act says, as in HF) -> LayerNorm."""
+        x = self.hook_in(h)
+        return self.hook_transformed(self.layer_norm(ACTIVATIONS["gelu"](self.dense(x))))
+
+    def unembed(self, x: tf.Tensor) -> tf.Tensor:
+        """[..., d_model] -> [..., vocab]."""
+        emb = tf.cast(self.decoder, x.dtype)
+        lead = tf.shape(x)[:-1]
+        logits = tf.matmul(tf.reshape(x, [-1, tf.shape(emb)[1]]), emb, transpose_b=True)
+        logits = tf.reshape(logits, tf.concat([lead, tf.shape(emb)[:1]], axis=0))
+        return logits + tf.cast(self.bias, logits.dtype)
+
+    def call(self, h: tf.Tensor) -> tf.Tensor:
+        return self.hook_logits(self.unembed(self.transform(h)))
+
+
+def masked_mean_loss(labels: tf.Tensor, logits: tf.Tensor, legacy: bool) -> tf.Tensor:
+    """Cross-entropy over tokens whose label is not -100: (1,) mean, or the per-token vector."""
+    labels = tf.reshape(labels, [-1])
+    logits = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
+    active = tf.not_equal(labels, -100)
+    if legacy:
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(
+            tf.boolean_mask(labels, active), tf.boolean_mask(logits, active))
+    per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        tf.nn.relu(labels), tf.cast(logits, tf.float32))
+    weights = tf.cast(active, per_token.dtype)
+    # 0/0 -> nan when every label is -100, as in HF: there is nothing to average.
+    return tf.reshape(tf.reduce_sum(per_token * weights) / tf.reduce_sum(weights), (1,))
+
+
+class _LMModel(RobertaPreTrainedModel):
+    signature = BASE_SIGNATURE + ("labels",)
+    _output_cls = TFMaskedLMOutput
+    _shift = False
+
+    def __init__(self, config: RobertaConfig, **kw):
+        super().__init__(config, **kw)
+        self.roberta = RobertaMainLayer(config, add_pooling_layer=False, name="roberta")
+        self.lm_head = RobertaLMHead(config, self.roberta.embeddings.word_embeddings,
+                                     name="lm_head")
+        self.built = True
+
+    def get_output_embeddings(self) -> RobertaLMHead:
+        return self.lm_head
+
+    def get_bias(self) -> dict[str, keras.Variable]:
+        return {"bias": self.lm_head.bias}
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, encoder_hidden_states=None,
+             encoder_attention_mask=None, past_key_values=None, use_cache=None,
+             output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False):
+        kwargs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
+                      encoder_hidden_states=encoder_hidden_states,
+                      encoder_attention_mask=encoder_attention_mask,
+                      past_key_values=past_key_values, use_cache=use_cache,
+                      output_attentions=output_attentions,
+                      output_hidden_states=output_hidden_states, return_dict=return_dict,
+                      labels=labels)
+        v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
+        trunk = self.roberta.call(v, training=training)
+        logits = self.lm_head(trunk["last_hidden_state"])  # [batch, pos, vocab]
+        loss = None
+        if v["labels"] is not None:
+            if self._shift:
+                loss = masked_mean_loss(v["labels"][:, 1:], logits[:, :-1],
+                                        self.config.tf_legacy_loss)
+            else:
+                loss = masked_mean_loss(v["labels"], logits, self.config.tf_legacy_loss)
+        fields = {k: trunk.get(k) for k in self._output_cls._fields if k in trunk}
+        out = self._output_cls(loss=loss, logits=logits, **fields)
+        return self._finish(out, v["return_dict"])
+
+
+class TFRobertaForMaskedLM(_LMModel):
+    """RoBERTa with the masked-LM head. Outputs loss (1,) and logits [batch, seq, vocab]."""
+
+    _output_cls = TFMaskedLMOutput
+
+
+class TFRobertaForCausalLM(_LMModel):
+    """RoBERTa as a left-to-right LM (set ``is_decoder=True``); logits [batch, seq, vocab], the
+    KV cache in ``past_key_values``, and a shifted loss when labels are given."""
+
+    _output_cls = TFCausalLMOutputWithCrossAttentions
+    _shift = True
+
+    def __init__(self, config: RobertaConfig, **kw):
+        if not config.is_decoder:
+            logger.warning("TFRobertaForCausalLM without is_decoder=True attends in both "
+                           "directions; set is_decoder=True for a left-to-right model")
+        super().__init__(config, **kw)

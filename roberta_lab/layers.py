@@ -1,0 +1,90 @@
+"""The small building blocks every other module uses: Linear, LayerNorm, activations.
+
+Weights are created in ``__init__`` from the config (their shapes never depend on the input), so a
+model is complete as soon as it is constructed and checkpoints load without a dummy call.
+Kernels are stored [in, out] as in Keras/HF-TF; ``checkpoint.py`` transposes to PyTorch's
+[out, in] in one place.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+
+def truncated_normal(stddev: float) -> keras.initializers.Initializer:
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+class Linear(keras.layers.Layer):
+    """y = x @ kernel + bias.  x: [..., in] -> [..., out]."""
+
+    def __init__(self, in_dim: int, out_dim: int, init_std: float, use_bias: bool = True, **kw):
+        super().__init__(**kw)
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.kernel = self.add_weight(shape=(in_dim, out_dim), name="kernel",
+                                      initializer=truncated_normal(init_std))
+        self.bias = (self.add_weight(shape=(out_dim,), name="bias", initializer="zeros")
+                     if use_bias else None)
+        self.built = True
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        kernel = tf.cast(self.kernel, x.dtype)
+        # A 2-D matmul on [tokens, in] is the fastest path through oneDNN on CPU.
+        if x.shape.rank == 2:
+            y = tf.matmul(x, kernel)
+        else:
+            lead = tf.shape(x)[:-1]
+            y = tf.matmul(tf.reshape(x, [-1, self.in_dim]), kernel)
+            y = tf.reshape(y, tf.concat([lead, [self.out_dim]], axis=0))
+        if self.bias is not None:
+            y = y + tf.cast(self.bias, y.dtype)
+        return y
+
+
+class LayerNorm(keras.layers.Layer):
+    """LayerNorm over the last axis with gamma/beta, computed in float32 whatever the input."""
+
+    def __init__(self, dim: int, eps: float, **kw):
+        super().__init__(**kw)
+        self.eps = float(eps)
+        self.gamma = self.add_weight(shape=(dim,), name="gamma", initializer="ones")
+        self.beta = self.add_weight(shape=(dim,), name="beta", initializer="zeros")
+        self.built = True
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        dtype = x.dtype
+        x32 = tf.cast(x, tf.float32)
+        mean, var = tf.nn.moments(x32, axes=[-1], keepdims=True)
+        y = (x32 - mean) * tf.math.rsqrt(var + self.eps)
+        y = y * self.gamma + self.beta
+        return tf.cast(y, dtype)
+
+
+def _gelu_tanh(x: tf.Tensor) -> tf.Tensor:
+    return tf.nn.gelu(x, approximate=True)
+
+
+def _quick_gelu(x: tf.Tensor) -> tf.Tensor:
+    return x * tf.sigmoid(1.702 * x)
+
+
+ACTIVATIONS = {
+    "gelu": lambda x: tf.nn.gelu(x, approximate=False),  # exact erf GELU, as HF's "gelu"
+    "gelu_new": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "quick_gelu": _quick_gelu,
+    "relu": tf.nn.relu,
+    "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "tanh": tf.tanh,
+    "sigmoid": tf.sigmoid,
+    "linear": tf.identity,
+}
+
+
+def attention_scale(head_dim: int) -> float:
+    return 1.0 / math.sqrt(head_dim)

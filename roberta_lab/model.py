@@ -1,0 +1,236 @@
+"""The RoBERTa trunk (``RobertaMainLayer``), the shared Keras base class, and ``TFRobertaModel``.
+
+The main layer turns the seed's inputs into masks and positions, runs embeddings and the blocks,
+and collects what the flags ask for. Masks are booleans ``[batch, 1, q_pos, k_pos]`` (True = may
+attend): key padding, and for decoders the causal rule ``k_pos <= q_pos + past``.
+
+Example:
+    >>> import numpy as np
+    >>> from roberta_lab import RobertaConfig, TFRobertaModel
+    >>> cfg = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+    ...                     num_attention_heads=4, intermediate_size=37)
+    >>> out = TFRobertaModel(cfg)(np.array([[0, 5, 6, 2]]))
+    >>> tuple(out.last_hidden_state.shape), tuple(out.pooler_output.shape)
+    ((1, 4, 32), (1, 32))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from . import checkpoint
+from .block import RobertaBlock
+from .config import RobertaConfig
+from .embeddings import RobertaEmbeddings, position_ids_from_embeds, position_ids_from_input_ids
+from .hook_points import HookPoint, iter_hook_points
+from .inputs import BASE_SIGNATURE, prepare, unpack_inputs
+from .layers import Linear
+from .outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
+
+
+def _flag(value: Any, default: bool) -> bool:
+    return bool(default if value is None else value)
+
+
+class RobertaMainLayer(keras.layers.Layer):
+    """Embeddings -> num_hidden_layers blocks -> optional pooler."""
+
+    def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True, **kw):
+        super().__init__(**kw)
+        self.config = config
+        self.embeddings = RobertaEmbeddings(config, name="embeddings")
+        self.blocks = [RobertaBlock(config, i, name=f"layer_._{i}")
+                       for i in range(config.num_hidden_layers)]
+        self.pooler = (Linear(config.hidden_size, config.hidden_size, config.initializer_range,
+                              name="pooler") if add_pooling_layer else None)
+        self.built = True
+
+    def call(self, v: dict[str, Any], training: bool = False):
+        """v: the prepared inputs (see inputs.prepare). Returns a model output dict."""
+        cfg = self.config
+        ids, embeds = v["input_ids"], v["inputs_embeds"]
+        ref = ids if ids is not None else embeds
+        batch, seq = tf.shape(ref)[0], tf.shape(ref)[1]
+        past = v["past_key_values"]
+        use_cache = cfg.is_decoder and _flag(v["use_cache"], cfg.use_cache)
+        past_len = 0 if past is None else tf.shape(past[0][0])[2]
+
+        mask = v["attention_mask"]
+        past_count: Any = past_len
+        if past is not None and mask is not None:
+            # Count only real tokens in the cache, so a left-padded prompt continues its
+            # positions exactly as a full recompute would (HF counts the pads too).
+            past_count = tf.cast(tf.reduce_sum(mask[:, :past_len], axis=1, keepdims=True), tf.int32)
+        positions = v["position_ids"]
+        if positions is None:
+            positions = (position_ids_from_input_ids(ids, cfg.padding_idx, past_count)
+                         if ids is not None else
+                         position_ids_from_embeds(batch, seq, cfg.padding_idx, past_count))
+        types = v["token_type_ids"]
+        if types is None:
+            types = tf.zeros([batch, seq], tf.int32)
+        x = self.embeddings(ids, positions, types, embeds, training=training)
+
+        self_mask = self._self_mask(mask, seq, past_len)
+        enc_states, enc_mask = v["encoder_hidden_states"], v["encoder_attention_mask"]
+        cross_mask = None
+        if enc_mask is not None:
+            keep = tf.not_equal(enc_mask, 0)
+            cross_mask = keep[:, None, None, :] if enc_mask.shape.rank == 2 else keep[:, None]
+        head_mask = self._head_mask(v["head_mask"])
+
+        want_attn = _flag(v["output_attentions"], cfg.output_attentions)
+        want_hidden = _flag(v["output_hidden_states"], cfg.output_hidden_states)
+        hidden, attns, cross_attns, presents = [], [], [], []
+        for i, block in enumerate(self.blocks):
+            if want_hidden:
+                hidden.append(x)
+            x, pattern, cross_pattern, cache = block(
+                x, self_mask, None if head_mask is None else head_mask[i], enc_states,
+                cross_mask, None if past is None else past[i], training=training)
+            attns.append(pattern)
+            if cross_pattern is not None:
+                cross_attns.append(cross_pattern)
+            presents.append(cache)
+        if want_hidden:
+            hidden.append(x)
+        pooled = None
+        if self.pooler is not None:
+            pooled = tf.tanh(self.pooler(x[:, 0]))  # [batch, d_model]
+        return TFBaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=x, pooler_output=pooled,
+            past_key_values=tuple(presents) if use_cache else None,
+            hidden_states=tuple(hidden) if want_hidden else None,
+            attentions=tuple(attns) if want_attn else None,
+            cross_attentions=(tuple(cross_attns) if want_attn and cfg.add_cross_attention
+                              else None))
+
+    def _self_mask(self, mask: tf.Tensor | None, seq: tf.Tensor, past_len: Any) -> tf.Tensor | None:
+        """bool [batch|1, 1, seq|1, past + seq], or None when every position may be attended."""
+        keep = None if mask is None else tf.not_equal(mask, 0)[:, None, None, :]
+        if not self.config.is_decoder:
+            return keep
+        q = tf.range(seq)[:, None] + past_len  # absolute query positions
+        k = tf.range(seq + past_len)[None, :]
+        causal = (k <= q)[None, None]  # [1, 1, seq, past + seq]
+        return causal if keep is None else tf.logical_and(causal, keep)
+
+    def _head_mask(self, hm: tf.Tensor | None) -> tf.Tensor | None:
+        """(heads,), (layers, heads) or (batch, layers, heads) -> [layers, batch|1, heads]."""
+        if hm is None:
+            return None
+        layers = self.config.num_hidden_layers
+        if hm.shape.rank == 1:
+            return tf.tile(hm[None, None, :], [layers, 1, 1])
+        if hm.shape.rank == 2:
+            return hm[:, None, :]
+        return tf.transpose(hm, [1, 0, 2])
+
+
+class RobertaPreTrainedModel(keras.Model):
+    """Shared by the three seed classes: input handling, checkpoints, hooks, ``fit``."""
+
+    signature: tuple[str, ...] = BASE_SIGNATURE
+
+    def __init__(self, config: RobertaConfig, **kw):
+        if not isinstance(config, RobertaConfig):
+            raise TypeError(f"config must be a RobertaConfig, got {type(config).__name__}")
+        super().__init__(**kw)
+        self.config = config
+
+    # --- inputs -----------------------------------------------------------------------------
+    def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return prepare(self.config, unpack_inputs(self.signature, input_ids, kwargs))
+
+    def _finish(self, out: Any, return_dict: Any) -> Any:
+        return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()
+
+    # --- hooks ------------------------------------------------------------------------------
+    @property
+    def hook_dict(self) -> dict[str, HookPoint]:
+        """Every hook point by its public name (see ``roberta_lab.hooks.hook_names``)."""
+        if "_hook_dict" not in self.__dict__:
+            self.__dict__["_hook_dict"] = {hp.name: hp for hp in iter_hook_points(self)}
+        return self.__dict__["_hook_dict"]
+
+    # --- keras plumbing ---------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "RobertaPreTrainedModel":
+        return cls(RobertaConfig.from_dict(config["config"]))
+
+    def get_input_embeddings(self) -> RobertaEmbeddings:
+        return self.roberta.embeddings
+
+    def train_step(self, data):
+        return super().train_step(self._labels_into_inputs(data))
+
+    def test_step(self, data):
+        return super().test_step(self._labels_into_inputs(data))
+
+    @staticmethod
+    def _labels_into_inputs(data):
+        # HF's convention: labels passed as y are moved into the input dict, the model computes
+        # its own loss, and compile() needs no loss function.
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+        if y is not None and isinstance(x, dict) and "labels" not in x:
+            x = {**x, "labels": y}
+        return x, y, sw
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = getattr(y_pred, "loss", None) if isinstance(y_pred, dict) else None
+        if loss is None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        return tf.reduce_mean(loss)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if isinstance(y_pred, dict) and "logits" in y_pred:
+            y_pred = y_pred["logits"]
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    # --- checkpoints ------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, name_or_path, *, config: RobertaConfig | None = None, **kwargs):
+        """Load from a folder, a bundled name (``roberta-lab/mini-mlm``) or a hub id.
+
+        Reads ``model.safetensors`` (also sharded), HF's TF ``tf_model.h5``, or - only with
+        ``allow_pickle=True`` - ``pytorch_model.bin`` (weights-only unpickling). Options:
+        ``strict`` (fail on any missing or unexpected weight), ``output_loading_info``,
+        ``use_safetensors``, hub options (``cache_dir``, ``revision``, ``token``,
+        ``local_files_only``); other keywords override config fields.
+        """
+        return checkpoint.from_pretrained(cls, name_or_path, config=config, **kwargs)
+
+    def save_pretrained(self, directory, *, max_shard_size: int | str | None = None) -> None:
+        """Write ``config.json`` + ``model.safetensors`` (HF PyTorch names) atomically."""
+        checkpoint.save_pretrained(self, directory, max_shard_size=max_shard_size)
+
+
+class TFRobertaModel(RobertaPreTrainedModel):
+    """The bare RoBERTa trunk with a pooler; outputs last_hidden_state [batch, seq, d_model]."""
+
+    def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True, **kw):
+        super().__init__(config, **kw)
+        self.roberta = RobertaMainLayer(config, add_pooling_layer, name="roberta")
+        self.built = True
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, encoder_hidden_states=None,
+             encoder_attention_mask=None, past_key_values=None, use_cache=None,
+             output_attentions=None, output_hidden_states=None, return_dict=None,
+             training=False):
+        kwargs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
+                      encoder_hidden_states=encoder_hidden_states,
+                      encoder_attention_mask=encoder_attention_mask,
+                      past_key_values=past_key_values, use_cache=use_cache,
+                      output_attentions=output_attentions,
+                      output_hidden_states=output_hidden_states, return_dict=return_dict)
+        v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
+        out = self.roberta.call(v, training=training)  # v holds flags too: skip Keras arg checks
+        return self._finish(out, v["return_dict"])
