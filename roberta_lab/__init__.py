@@ -2,29 +2,40 @@
 looking inside it (hooks, head masks, caches) from Jupyter.
 
 The seed's examples run with ``from roberta_lab import ...`` in place of ``from transformers``.
+Names are imported lazily, so ``roberta_lab.training`` and the tokenizer work without loading
+TensorFlow.
 """
 
+from __future__ import annotations
+
+import importlib
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from .config import RobertaConfig  # noqa: E402
-from .heads import TFRobertaForCausalLM, TFRobertaForMaskedLM  # noqa: E402
-from .hub import bundled_models  # noqa: E402
-from .model import TFRobertaModel  # noqa: E402
-from .outputs import (  # noqa: E402
-    TFBaseModelOutputWithPoolingAndCrossAttentions,
-    TFCausalLMOutputWithCrossAttentions,
-    TFMaskedLMOutput,
-)
-from .tokenizer import AutoTokenizer, BatchEncoding, RobertaTokenizer  # noqa: E402
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "AutoTokenizer", "BatchEncoding", "RobertaConfig", "RobertaTokenizer",
-    "TFBaseModelOutputWithPoolingAndCrossAttentions", "TFCausalLMOutputWithCrossAttentions",
-    "TFMaskedLMOutput", "TFRobertaForCausalLM", "TFRobertaForMaskedLM", "TFRobertaModel",
-    "bundled_models",
-]
+_EXPORTS = {
+    "RobertaConfig": "config",
+    "AutoTokenizer": "tokenizer", "RobertaTokenizer": "tokenizer", "BatchEncoding": "tokenizer",
+    "TFBaseModelOutputWithPoolingAndCrossAttentions": "outputs",
+    "TFCausalLMOutputWithCrossAttentions": "outputs", "TFMaskedLMOutput": "outputs",
+    "TFRobertaModel": "model",
+    "TFRobertaForMaskedLM": "heads", "TFRobertaForCausalLM": "heads",
+    "bundled_models": "hub",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'roberta_lab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

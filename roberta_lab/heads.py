@@ -2,7 +2,8 @@
 
 The LM head is dense -> exact GELU -> LayerNorm -> the word-embedding matrix (tied, the same
 variable as the input embeddings) -> + bias. Losses follow HF 4.37: one mean over the tokens
-whose label is not -100, shaped (1,) (``config.tf_legacy_loss`` gives the per-token vector);
+whose label is not -100 (a scalar where 4.37 has shape (1,), so that the seed's
+``float(outputs.loss)`` works under NumPy 2; ``config.tf_legacy_loss`` gives the per-token vector);
 the causal loss compares logits at t with labels at t + 1.
 
 Hooks: ``lm_head.hook_in`` [batch, pos, d_model] (the masked-LM head's input, = the last
@@ -16,7 +17,7 @@ Example:
     ...                     num_attention_heads=4, intermediate_size=37)
     >>> out = TFRobertaForMaskedLM(cfg)(np.array([[0, 5, 4, 2]]), labels=np.array([[-100, -100, 7, -100]]))
     >>> tuple(out.logits.shape), tuple(out.loss.shape)
-    ((1, 4, 99), (1,))
+    ((1, 4, 99), ())
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class RobertaLMHead(keras.layers.Layer):
 
 
 def masked_mean_loss(labels: tf.Tensor, logits: tf.Tensor, legacy: bool) -> tf.Tensor:
-    """Cross-entropy over tokens whose label is not -100: (1,) mean, or the per-token vector."""
+    """Cross-entropy over tokens whose label is not -100: their mean, or the per-token vector."""
     labels = tf.reshape(labels, [-1])
     logits = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
     active = tf.not_equal(labels, -100)
@@ -80,7 +81,9 @@ def masked_mean_loss(labels: tf.Tensor, logits: tf.Tensor, legacy: bool) -> tf.T
         tf.nn.relu(labels), tf.cast(logits, tf.float32))
     weights = tf.cast(active, per_token.dtype)
     # 0/0 -> nan when every label is -100, as in HF: there is nothing to average.
-    return tf.reshape(tf.reduce_sum(per_token * weights) / tf.reduce_sum(weights), (1,))
+    # A scalar, not HF 4.37's (1,): under NumPy 2 ``float()`` of a (1,) tensor raises, and the
+    # seed's own example does ``round(float(outputs.loss), 2)``.
+    return tf.reduce_sum(per_token * weights) / tf.reduce_sum(weights)
 
 
 class _LMModel(RobertaPreTrainedModel):
@@ -130,7 +133,7 @@ class _LMModel(RobertaPreTrainedModel):
 
 
 class TFRobertaForMaskedLM(_LMModel):
-    """RoBERTa with the masked-LM head. Outputs loss (1,) and logits [batch, seq, vocab]."""
+    """RoBERTa with the masked-LM head. Outputs loss () and logits [batch, seq, vocab]."""
 
     _output_cls = TFMaskedLMOutput
 

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -142,6 +143,13 @@ class RobertaPreTrainedModel(keras.Model):
         self.config = config
 
     # --- inputs -----------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Keras only accepts tensors and plain containers positionally; a tokenizer's
+        # BatchEncoding (a dict subclass) is the seed's second input format.
+        if args and isinstance(args[0], Mapping) and type(args[0]) is not dict:
+            args = (dict(args[0]),) + args[1:]
+        return super().__call__(*args, **kwargs)
+
     def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         return prepare(self.config, unpack_inputs(self.signature, input_ids, kwargs))
 

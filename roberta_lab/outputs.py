@@ -102,14 +102,14 @@ class TFBaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
 
 @_register
 class TFMaskedLMOutput(ModelOutput):
-    """Output of ``TFRobertaForMaskedLM``: loss (1,), logits [batch, seq, vocab], ..."""
+    """Output of ``TFRobertaForMaskedLM``: loss (), logits [batch, seq, vocab], ..."""
 
     _fields = ("loss", "logits", "hidden_states", "attentions")
 
 
 @_register
 class TFCausalLMOutputWithCrossAttentions(ModelOutput):
-    """Output of ``TFRobertaForCausalLM``: loss (1,), logits [batch, seq, vocab], past, ..."""
+    """Output of ``TFRobertaForCausalLM``: loss (), logits [batch, seq, vocab], past, ..."""
 
     _fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions",
                "cross_attentions")

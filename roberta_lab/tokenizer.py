@@ -175,6 +175,8 @@ class RobertaTokenizer:
                  return_offsets_mapping: bool = False, pad_to_multiple_of: int | None = None
                  ) -> BatchEncoding:
         batched = not isinstance(text, str)
+        if batched and not isinstance(text, (list, tuple)):
+            raise TypeError(f"text must be a str or a list of str, got {type(text).__name__}")
         texts = [text] if not batched else list(text)
         if not texts:
             raise ValueError("text is an empty batch")
@@ -222,7 +224,8 @@ class RobertaTokenizer:
             for key in fields:
                 pad = [fill[key]] * n_pad
                 fields[key].append(pad + row[key] if self.padding_side == "left" else row[key] + pad)
-        out = {k: (v if batched else v[0]) for k, v in fields.items()}
+        # A single text gives flat lists, but tensors always get a batch axis (as in HF).
+        out = {k: (v if batched or return_tensors else v[0]) for k, v in fields.items()}
         return BatchEncoding(_convert(out, return_tensors))
 
     def _truncation(self, truncation: bool | str, max_length: int | None) -> dict | None:

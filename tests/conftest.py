@@ -85,6 +85,10 @@ def tok_dir(tmp_path_factory):
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(text, vocab_size=400, min_frequency=1,
                             special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    from tokenizers import processors
+
+    # As in roberta-base's tokenizer.json: a RoBERTa post-processor adds <s> ... </s>.
+    bpe._tokenizer.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
     out = tmp_path_factory.mktemp("tok")
     bpe.save_model(str(out))
     bpe.save(str(out / "tokenizer.json"))
