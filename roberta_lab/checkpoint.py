@@ -111,9 +111,7 @@ def _read_h5(path: str) -> dict[str, np.ndarray]:
 
 def _tf_to_pt_name(name: str) -> str:
     # h5 dataset path: "<group>/<model scope>/roberta/encoder/layer_._0/.../kernel:0"
-    parts = name.replace(":0", "").split("/")
-    if len(parts) > 2 and parts[0] == parts[2] or len(parts) > 2 and parts[1].startswith("tf_"):
-        parts = parts[2:]  # drop the h5 group and the model's own scope
+    parts = name.replace(":0", "").split("/")[2:]  # drop the h5 group and the model's scope
     out = ".".join(parts).replace("_._", ".")
     for old, new in ((".kernel", ".weight"), (".embeddings", ".weight"), (".gamma", ".weight"),
                      (".beta", ".bias")):
