@@ -10,8 +10,8 @@ Hooks (prefix ``blocks.{l}.attn`` or ``blocks.{l}.cross_attn``):
   and values of this call; cached ones are not re-hooked); hook_attn_scores [batch, head, q_pos,
   k_pos] (scaled, masked positions at the dtype's minimum, before softmax); hook_pattern
   [batch, head, q_pos, k_pos] (after softmax, dropout and head mask); hook_z [batch, q_pos, head,
-  d_head]; hook_result [batch, q_pos, d_model] (after the output projection, before dropout and
-  the residual).
+  d_head] (each head's weighted values, before the output projection; the block's hook_attn_out
+  is what the projection adds to the residual stream).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class RobertaAttention(keras.layers.Layer):
         self.value = Linear(h, h, std, name="value")
         self.output_dense = Linear(h, h, std, name="dense")
         self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
-        for name in ("q", "k", "v", "attn_scores", "pattern", "z", "result"):
+        for name in ("q", "k", "v", "attn_scores", "pattern", "z"):
             setattr(self, f"hook_{name}", HookPoint(f"{hook_prefix}.hook_{name}"))
         self.built = True
 
@@ -86,5 +86,5 @@ class RobertaAttention(keras.layers.Layer):
         z = self.hook_z(tf.einsum("bhqk,bhkd->bqhd", pattern, v_all))  # [batch, q_pos, head, d_head]
         shape = tf.shape(z)
         merged = tf.reshape(z, [shape[0], shape[1], self.n_heads * self.d_head])
-        out = self.hook_result(self.output_dense(merged))  # [batch, q_pos, d_model]
+        out = self.output_dense(merged)  # [batch, q_pos, d_model]
         return out, pattern, (k_all, v_all)

@@ -58,8 +58,10 @@ class RobertaBlock(keras.layers.Layer):
         self.mlp = RobertaMLP(config, f"{p}.mlp", name="mlp")
         self.mlp_ln = LayerNorm(h, eps, name="output_LayerNorm")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
-        for name in ("resid_pre", "attn_out", "resid_mid", "cross_attn_out", "resid_mid_cross",
-                     "mlp_out", "resid_post"):
+        names = ["resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"]
+        if config.add_cross_attention:
+            names += ["cross_attn_out", "resid_mid_cross"]
+        for name in names:
             setattr(self, f"hook_{name}", HookPoint(f"{p}.hook_{name}"))
         self.built = True
 

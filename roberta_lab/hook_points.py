@@ -75,3 +75,57 @@ def _is_layer(obj: Any) -> bool:
     import keras  # noqa: PLC0415  (keras is loaded by then; keeps this module light)
 
     return isinstance(obj, keras.layers.Layer)
+
+
+# --- the public hook list ------------------------------------------------------------------------
+# Shapes use TransformerLens' letters. pos = this call's tokens; k_pos = keys (cache included);
+# enc_pos = the encoder's tokens. Ordered as the forward pass runs.
+HOOK_SHAPES: dict[str, str] = {
+    "hook_embed": "[batch, pos, d_model]",
+    "hook_pos_embed": "[batch, pos, d_model]",
+    "hook_token_type_embed": "[batch, pos, d_model]",
+    "hook_full_embed": "[batch, pos, d_model]",
+    "blocks.{l}.hook_resid_pre": "[batch, pos, d_model]",
+    "blocks.{l}.attn.hook_q": "[batch, pos, head, d_head]",
+    "blocks.{l}.attn.hook_k": "[batch, pos, head, d_head]",
+    "blocks.{l}.attn.hook_v": "[batch, pos, head, d_head]",
+    "blocks.{l}.attn.hook_attn_scores": "[batch, head, pos, k_pos]",
+    "blocks.{l}.attn.hook_pattern": "[batch, head, pos, k_pos]",
+    "blocks.{l}.attn.hook_z": "[batch, pos, head, d_head]",
+    "blocks.{l}.hook_attn_out": "[batch, pos, d_model]",
+    "blocks.{l}.hook_resid_mid": "[batch, pos, d_model]",
+    "blocks.{l}.cross_attn.hook_q": "[batch, pos, head, d_head]",
+    "blocks.{l}.cross_attn.hook_k": "[batch, enc_pos, head, d_head]",
+    "blocks.{l}.cross_attn.hook_v": "[batch, enc_pos, head, d_head]",
+    "blocks.{l}.cross_attn.hook_attn_scores": "[batch, head, pos, enc_pos]",
+    "blocks.{l}.cross_attn.hook_pattern": "[batch, head, pos, enc_pos]",
+    "blocks.{l}.cross_attn.hook_z": "[batch, pos, head, d_head]",
+    "blocks.{l}.hook_cross_attn_out": "[batch, pos, d_model]",
+    "blocks.{l}.hook_resid_mid_cross": "[batch, pos, d_model]",
+    "blocks.{l}.mlp.hook_pre": "[batch, pos, d_mlp]",
+    "blocks.{l}.mlp.hook_post": "[batch, pos, d_mlp]",
+    "blocks.{l}.hook_mlp_out": "[batch, pos, d_model]",
+    "blocks.{l}.hook_resid_post": "[batch, pos, d_model]",
+    "lm_head.hook_in": "[batch, pos, d_model]",
+    "lm_head.hook_transformed": "[batch, pos, d_model]",
+    "lm_head.hook_logits": "[batch, pos, d_vocab]",
+}
+
+
+def hook_names(num_layers: int, cross_attention: bool = False, lm_head: bool = False) -> list[str]:
+    """Every hook name of a model with this shape, in forward order."""
+    names: list[str] = []
+    for pattern in HOOK_SHAPES:
+        if ".cross_attn." in pattern or "cross_attn_out" in pattern or "mid_cross" in pattern:
+            if not cross_attention:
+                continue
+        if pattern.startswith("lm_head.") and not lm_head:
+            continue
+        if "{l}" in pattern:
+            continue
+        names.append(pattern)
+    per_layer = [p for p in HOOK_SHAPES if "{l}" in p and (
+        cross_attention or not (".cross_attn." in p or "cross_attn_out" in p or "mid_cross" in p))]
+    block = [n for layer in range(num_layers) for n in (p.format(l=layer) for p in per_layer)]
+    top = [n for n in names if not n.startswith("lm_head.")]
+    return top + block + [n for n in names if n.startswith("lm_head.")]

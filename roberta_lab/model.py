@@ -26,7 +26,7 @@ from . import checkpoint
 from .block import RobertaBlock
 from .config import RobertaConfig
 from .embeddings import RobertaEmbeddings, position_ids_from_embeds, position_ids_from_input_ids
-from .hook_points import HookPoint, iter_hook_points
+from .hooked import HookedRootMixin
 from .inputs import BASE_SIGNATURE, prepare, unpack_inputs
 from .layers import Linear
 from .outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
@@ -131,7 +131,7 @@ class RobertaMainLayer(keras.layers.Layer):
         return tf.transpose(hm, [1, 0, 2])
 
 
-class RobertaPreTrainedModel(keras.Model):
+class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
     """Shared by the three seed classes: input handling, checkpoints, hooks, ``fit``."""
 
     signature: tuple[str, ...] = BASE_SIGNATURE
@@ -155,14 +155,6 @@ class RobertaPreTrainedModel(keras.Model):
 
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()
-
-    # --- hooks ------------------------------------------------------------------------------
-    @property
-    def hook_dict(self) -> dict[str, HookPoint]:
-        """Every hook point by its public name (see ``roberta_lab.hooks.hook_names``)."""
-        if "_hook_dict" not in self.__dict__:
-            self.__dict__["_hook_dict"] = {hp.name: hp for hp in iter_hook_points(self)}
-        return self.__dict__["_hook_dict"]
 
     # --- keras plumbing ---------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

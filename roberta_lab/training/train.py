@@ -308,7 +308,7 @@ class Trainer:
 
             def step(ids, mask, labels):
                 with tf.GradientTape() as tape:
-                    loss = model(ids, attention_mask=mask, labels=labels, training=True).loss[0]
+                    loss = tf.reduce_mean(model(ids, attention_mask=mask, labels=labels, training=True).loss)
                 norm = apply(loss, tape)
                 return loss, norm, tf.reduce_sum(mask)
         else:
@@ -317,8 +317,8 @@ class Trainer:
             def step(src, src_mask, tgt, tgt_mask, labels):
                 with tf.GradientTape() as tape:
                     h = enc(src, attention_mask=src_mask, training=True).last_hidden_state
-                    loss = dec(tgt, attention_mask=tgt_mask, encoder_hidden_states=h,
-                               encoder_attention_mask=src_mask, labels=labels, training=True).loss[0]
+                    loss = tf.reduce_mean(dec(tgt, attention_mask=tgt_mask, encoder_hidden_states=h,
+                               encoder_attention_mask=src_mask, labels=labels, training=True).loss)
                 norm = apply(loss, tape)
                 return loss, norm, tf.reduce_sum(src_mask) + tf.reduce_sum(tgt_mask)
 

@@ -1,0 +1,289 @@
+"""Measure the bundled small models; prints one JSON object.
+
+    python -m roberta_lab.training.evaluate mlm     [--model roberta-lab/mini-mlm]
+    python -m roberta_lab.training.evaluate causal  [--model roberta-lab/mini-causal]
+    python -m roberta_lab.training.evaluate seq2seq [--model roberta-lab/mini-seq2seq]
+
+mlm: probe accuracy (``probes.score_probes``) overall and per kind, the Paris check, and the
+held-out masked-LM loss (``heldout.txt``, masking fixed by ``--seed``).
+causal: held-out loss and perplexity, and greedy continuations of a few prompts.
+seq2seq: greedy exact match on ``seq2seq_heldout.tsv`` and cross-attention on the aligned
+source position (``seq2seq_task.aligned_source_position``).
+
+Alignment convention: for target token ``i`` the query is the decoder position that *predicts*
+it (position ``i``: ``<s>`` for the first token), and the key is the source token
+``L - 1 - i``, i.e. source position ``L - i`` after ``<s>``. The numbers with the query at the
+position that *holds* target token ``i`` (``i + 1``) are reported too (``..._holding``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from roberta_lab.training import probes as probes_mod  # noqa: E402
+from roberta_lab.training import seq2seq_task  # noqa: E402
+from roberta_lab.training.train import (BOS, EOS, MASK, PAD, causal_labels, encode_lines,  # noqa: E402
+                                        mlm_mask, pack_lines, read_lines)
+
+CORPUS_DIR = "data/corpus"
+PROBES_PATH = "data/probes/mlm_probes.jsonl"
+PARIS_TEXT = "The capital of France is <mask>."
+CAUSAL_PROMPTS = ["The capital of France is", "After Monday comes", "The keys to the cabinet"]
+DEFAULT_MODELS = {"mlm": "roberta-lab/mini-mlm", "causal": "roberta-lab/mini-causal",
+                  "seq2seq": "roberta-lab/mini-seq2seq"}
+
+
+# --------------------------------------------------------------------------- masked LM
+
+
+def mask_predictions(model, tok, texts, batch_size=128):
+    """{text: [argmax id at each <mask>]} for every text, batched."""
+    out = {}
+    for i in range(0, len(texts), batch_size):
+        chunk = texts[i:i + batch_size]
+        enc = tok(chunk, padding=True, return_tensors="np")
+        logits = np.asarray(model(enc["input_ids"], attention_mask=enc["attention_mask"]).logits)
+        pred = logits.argmax(-1)
+        for r, text in enumerate(chunk):
+            out[text] = [int(x) for x in pred[r][enc["input_ids"][r] == MASK]]
+    return out
+
+
+def score_mlm_probes(model, tok, items=None):
+    """``probes.score_probes`` on the probe set, with the model's predictions computed batched."""
+    items = probes_mod.read_jsonl(PROBES_PATH) if items is None else items
+
+    def encode(answer):
+        return tok.encode(answer, add_special_tokens=False)
+
+    texts = sorted({probes_mod.masked_text(it, len(encode(it["answer"]))) for it in items})
+    table = mask_predictions(model, tok, texts)
+    return probes_mod.score_probes(items, lambda text: table[text], encode)
+
+
+def paris_check(model, tok, k=5):
+    enc = tok([PARIS_TEXT], return_tensors="np")
+    logits = np.asarray(model(enc["input_ids"], attention_mask=enc["attention_mask"]).logits)[0]
+    row = logits[list(enc["input_ids"][0]).index(MASK)]
+    top = np.argsort(-row)[:k]
+    p = np.exp(row - row.max())
+    p /= p.sum()
+    tokens = [tok.decode([int(t)]) for t in top]
+    return {"text": PARIS_TEXT, "top1": tokens[0], "top1_is_paris": tokens[0] == " Paris",
+            "topk": [[t, round(float(p[i]), 4)] for t, i in zip(tokens, top)]}
+
+
+def heldout_mlm_loss(model, tok, seq_len=64, batch=64, seed=0, max_lines=0):
+    """Mean masked-LM cross-entropy over heldout.txt (packed rows, masking fixed by seed)."""
+    lines = read_lines(os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
+    rows = pack_lines(encode_lines(tok, lines), seq_len)
+    rng = np.random.default_rng(seed)
+    total, count = 0.0, 0
+    for i in range(0, len(rows), batch):
+        ids = rows[i:i + batch]
+        inputs, labels = mlm_mask(ids, rng, model.config.vocab_size)
+        n = int((labels != -100).sum())
+        if n == 0:
+            continue
+        loss = float(np.mean(model(inputs, attention_mask=(ids != PAD).astype(np.int32), labels=labels).loss))
+        total += loss * n
+        count += n
+    return {"loss": total / count, "n_tokens": count, "n_lines": len(lines)}
+
+
+def evaluate_mlm(name, args):
+    from roberta_lab import AutoTokenizer, TFRobertaForMaskedLM
+    model = TFRobertaForMaskedLM.from_pretrained(name)
+    tok = AutoTokenizer.from_pretrained(name)
+    t0 = time.time()
+    res = score_mlm_probes(model, tok)
+    fails = res.pop("failures")
+    by_sub = {}
+    items = {it["id"]: it for it in probes_mod.read_jsonl(PROBES_PATH)}
+    for it in items.values():
+        d = by_sub.setdefault(f'{it["kind"]}/{it["subkind"]}', {"n": 0, "n_correct": 0})
+        d["n"] += 1
+    failed_ids = {f["id"] for f in fails}
+    for iid, it in items.items():
+        by_sub[f'{it["kind"]}/{it["subkind"]}']["n_correct"] += iid not in failed_ids
+    for d in by_sub.values():
+        d["accuracy"] = round(d["n_correct"] / d["n"], 4)
+    examples = [{"text": f["text"], "answer": f["answer"],
+                 "predicted": tok.decode(f["predicted_ids"])} for f in fails[:args.show_failures]]
+    return {"model": name, "probes": {**res, "per_subkind": by_sub}, "paris": paris_check(model, tok),
+            "heldout_mlm": heldout_mlm_loss(model, tok, max_lines=args.max_heldout),
+            "failure_examples": examples, "seconds": round(time.time() - t0, 1)}
+
+
+# --------------------------------------------------------------------------- causal LM
+
+
+def greedy_continue(model, tok, prompt, n_new=12):
+    ids = [BOS] + tok.encode(prompt, add_special_tokens=False)
+    start = len(ids)
+    for _ in range(n_new):
+        logits = np.asarray(model(np.array([ids], np.int32)).logits)[0, -1]
+        nxt = int(logits.argmax())
+        ids.append(nxt)
+        if nxt == EOS:
+            break
+    return tok.decode(ids[start:], skip_special_tokens=True)
+
+
+def heldout_causal_loss(model, tok, seq_len=64, batch=64, max_lines=0):
+    lines = read_lines(os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
+    rows = pack_lines(encode_lines(tok, lines), seq_len)
+    total, count = 0.0, 0
+    for i in range(0, len(rows), batch):
+        ids = rows[i:i + batch]
+        labels = causal_labels(ids)
+        n = int((labels[:, 1:] != -100).sum())
+        loss = float(np.mean(model(ids, attention_mask=(ids != PAD).astype(np.int32), labels=labels).loss))
+        total += loss * n
+        count += n
+    mean = total / count
+    return {"loss": mean, "perplexity": math.exp(mean), "n_tokens": count, "n_lines": len(lines)}
+
+
+def evaluate_causal(name, args):
+    from roberta_lab import AutoTokenizer, TFRobertaForCausalLM
+    model = TFRobertaForCausalLM.from_pretrained(name)
+    tok = AutoTokenizer.from_pretrained(name)
+    return {"model": name, "heldout": heldout_causal_loss(model, tok, max_lines=args.max_heldout),
+            "greedy": [{"prompt": p, "continuation": greedy_continue(model, tok, p)}
+                       for p in CAUSAL_PROMPTS]}
+
+
+# --------------------------------------------------------------------------- seq2seq
+
+
+def load_seq2seq(name):
+    from roberta_lab import AutoTokenizer, TFRobertaForCausalLM, TFRobertaModel
+    from roberta_lab.hub import local_folder
+    folder = local_folder(name)
+    if folder is None:
+        raise ValueError(f"{name}: seq2seq models are loaded from a folder or a bundled name")
+    enc = TFRobertaModel.from_pretrained(str(folder / "encoder"), add_pooling_layer=False)
+    dec = TFRobertaForCausalLM.from_pretrained(str(folder / "decoder"))
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    layout = json.load(open(folder / "seq2seq.json"))
+    return enc, dec, tok, layout
+
+
+def _pad(rows, width):
+    out = np.full((len(rows), width), PAD, np.int32)
+    for r, row in enumerate(rows):
+        out[r, :len(row)] = row
+    return out
+
+
+def seq2seq_greedy(enc, dec, tok, sources, max_len=12, batch=500):
+    """Greedy decoding (full recompute each step); returns the decoded target strings."""
+    outs = []
+    for i in range(0, len(sources), batch):
+        src = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, sources[i:i + batch])], max_len)
+        src_mask = (src != PAD).astype(np.int32)
+        h = enc(src, attention_mask=src_mask).last_hidden_state
+        ids = np.full((len(src), 1), BOS, np.int32)
+        done = np.zeros(len(src), bool)
+        for _ in range(max_len - 1):
+            logits = np.asarray(dec(ids, encoder_hidden_states=h, encoder_attention_mask=src_mask).logits)
+            nxt = logits[:, -1].argmax(-1).astype(np.int32)
+            nxt[done] = PAD
+            ids = np.concatenate([ids, nxt[:, None]], axis=1)
+            done |= nxt == EOS
+            if done.all():
+                break
+        for row in ids:
+            toks = [int(t) for t in row[1:] if t != PAD]
+            if EOS in toks:
+                toks = toks[:toks.index(EOS)]
+            outs.append(tok.decode(toks, skip_special_tokens=True))
+    return outs
+
+
+def seq2seq_alignment(enc, dec, tok, pairs, max_len=12):
+    """Mean cross-attention on the aligned source token, per layer and head (teacher forcing)."""
+    src = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, [s for s, _ in pairs])], max_len)
+    tgt = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, [t for _, t in pairs])], max_len)
+    src_mask, tgt_mask = (src != PAD).astype(np.int32), (tgt != PAD).astype(np.int32)
+    h = enc(src, attention_mask=src_mask).last_hidden_state
+    out = dec(tgt, attention_mask=tgt_mask, encoder_hidden_states=h, encoder_attention_mask=src_mask,
+              output_attentions=True)
+    cross = np.stack([np.asarray(a) for a in out.cross_attentions])  # [layer, B, head, q, k]
+    n_layers, _, n_heads = cross.shape[:3]
+    sums = {"predicting": np.zeros((n_layers, n_heads)), "holding": np.zeros((n_layers, n_heads))}
+    count = 0
+    for b, (s, _) in enumerate(pairs):
+        length = len(s.split())
+        for i in range(length):
+            key = 1 + seq2seq_task.aligned_source_position(i, length)
+            sums["predicting"] += cross[:, b, :, i, key]
+            sums["holding"] += cross[:, b, :, i + 1, key]
+            count += 1
+    res = {}
+    for conv, total in sums.items():
+        mean = total / count  # [layer, head]
+        per_layer = mean.mean(axis=1)
+        best = int(per_layer.argmax())
+        suffix = "" if conv == "predicting" else "_holding"
+        res.update({
+            f"per_layer_head{suffix}": np.round(mean, 4).tolist(),
+            f"per_layer_mean{suffix}": np.round(per_layer, 4).tolist(),
+            f"best_layer{suffix}": best,
+            f"best_layer_mean{suffix}": round(float(per_layer[best]), 4),
+            f"best_head{suffix}": [int(x) for x in np.unravel_index(mean.argmax(), mean.shape)],
+            f"best_head_mean{suffix}": round(float(mean.max()), 4),
+            f"all_layers_mean{suffix}": round(float(mean.mean()), 4),
+        })
+    res["n_target_tokens"] = count
+    res["uniform_baseline"] = round(float(np.mean([1.0 / (len(s.split()) + 2) for s, _ in pairs])), 4)
+    return res
+
+
+def evaluate_seq2seq(name, args):
+    enc, dec, tok, layout = load_seq2seq(name)
+    pairs = seq2seq_task.read_pairs(os.path.join(CORPUS_DIR, "seq2seq_heldout.tsv"))
+    if args.max_heldout:
+        pairs = pairs[:args.max_heldout]
+    max_len = int(layout.get("max_length", 12))
+    t0 = time.time()
+    preds = seq2seq_greedy(enc, dec, tok, [s for s, _ in pairs], max_len)
+    correct = [p == t for p, (_, t) in zip(preds, pairs)]
+    wrong = [{"source": s, "target": t, "predicted": p}
+             for p, (s, t), ok in zip(preds, pairs, correct) if not ok][:args.show_failures]
+    return {"model": name, "exact_match": float(np.mean(correct)), "n": len(pairs),
+            "alignment": seq2seq_alignment(enc, dec, tok, pairs[:500], max_len),
+            "failure_examples": wrong, "seconds": round(time.time() - t0, 1)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Evaluate a bundled small roberta_lab model.")
+    ap.add_argument("task", choices=sorted(DEFAULT_MODELS))
+    ap.add_argument("--model", help="bundled name or folder (default roberta-lab/mini-<task>)")
+    ap.add_argument("--max-heldout", type=int, default=0, help="use only the first N held-out lines")
+    ap.add_argument("--show-failures", type=int, default=20)
+    ap.add_argument("--out", help="also write the JSON here")
+    args = ap.parse_args(argv)
+    name = args.model or DEFAULT_MODELS[args.task]
+    fn = {"mlm": evaluate_mlm, "causal": evaluate_causal, "seq2seq": evaluate_seq2seq}[args.task]
+    res = fn(name, args)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+    return res
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)
