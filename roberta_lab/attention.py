@@ -48,14 +48,17 @@ class RobertaAttention(keras.layers.Layer):
 
     def call(self, x: tf.Tensor, kv_input: tf.Tensor | None, attn_mask: tf.Tensor | None,
              head_mask: tf.Tensor | None = None, past: tuple[tf.Tensor, tf.Tensor] | None = None,
-             reuse_past: bool = False, training: bool = False):
+             reuse_past: bool = False, cache_index: tf.Tensor | None = None,
+             training: bool = False):
         """
         x: [batch, q_pos, d_model]. kv_input: [batch, k_pos, d_model], the source of keys/values
         (x itself for self-attention, encoder states for cross-attention).
         attn_mask: bool [batch|1, 1, q_pos|1, k_pos] (True = may attend) or None.
         head_mask: [batch|1, head] multiplier or None.
         past: cached (k, v), each [batch, head, past_pos, d_head]; with ``reuse_past`` they are
-        the complete keys/values (cross-attention) and kv_input is not used.
+        the complete keys/values (cross-attention) and kv_input is not used; with
+        ``cache_index`` they are fixed-size buffers [batch, head, max_len, d_head] and this call's
+        keys/values are written at positions cache_index.. (compiled generation).
         Returns out [batch, q_pos, d_model], pattern [batch, head, q_pos, k_pos], and the cache
         (k, v) [batch, head, k_pos, d_head].
         """
@@ -67,7 +70,10 @@ class RobertaAttention(keras.layers.Layer):
             v = self.hook_v(self._split(self.value(kv_input)))
             k_all = tf.transpose(k, [0, 2, 1, 3])  # [batch, head, k_pos, d_head]
             v_all = tf.transpose(v, [0, 2, 1, 3])
-            if past is not None:
+            if past is not None and cache_index is not None:
+                k_all = _write_at(past[0], k_all, cache_index)
+                v_all = _write_at(past[1], v_all, cache_index)
+            elif past is not None:
                 k_all = tf.concat([tf.cast(past[0], k_all.dtype), k_all], axis=2)
                 v_all = tf.concat([tf.cast(past[1], v_all.dtype), v_all], axis=2)
 
@@ -88,3 +94,13 @@ class RobertaAttention(keras.layers.Layer):
         merged = tf.reshape(z, [shape[0], shape[1], self.n_heads * self.d_head])
         out = self.output_dense(merged)  # [batch, q_pos, d_model]
         return out, pattern, (k_all, v_all)
+
+
+def _write_at(buffer: tf.Tensor, new: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """buffer [batch, head, max_len, d_head] with new [batch, head, n, d_head] written at
+    positions index..index+n-1 (a scatter along the position axis; works under XLA)."""
+    n = tf.shape(new)[2]
+    slots = tf.range(n) + tf.cast(index, tf.int32)
+    moved = tf.transpose(buffer, [2, 0, 1, 3])  # [max_len, batch, head, d_head]
+    moved = tf.tensor_scatter_nd_update(moved, slots[:, None], tf.transpose(new, [2, 0, 1, 3]))
+    return tf.transpose(moved, [1, 2, 0, 3])

@@ -67,7 +67,8 @@ class RobertaBlock(keras.layers.Layer):
 
     def call(self, x: tf.Tensor, attn_mask: tf.Tensor | None, head_mask: tf.Tensor | None = None,
              encoder_states: tf.Tensor | None = None, encoder_mask: tf.Tensor | None = None,
-             past: tuple[tf.Tensor, ...] | None = None, training: bool = False):
+             past: tuple[tf.Tensor, ...] | None = None, cache_index: tf.Tensor | None = None,
+             training: bool = False):
         """
         x: [batch, pos, d_model]; attn_mask: bool [batch, 1, pos|1, k_pos]; head_mask: [batch|1, head];
         encoder_states: [batch, enc_pos, d_model] or None; encoder_mask: bool
@@ -77,7 +78,7 @@ class RobertaBlock(keras.layers.Layer):
         resid_pre = self.hook_resid_pre(x)
         self_past = None if past is None else (past[0], past[1])
         attn, pattern, self_cache = self.attn(resid_pre, resid_pre, attn_mask, head_mask, self_past,
-                                              training=training)
+                                              cache_index=cache_index, training=training)
         attn_out = self.hook_attn_out(self.dropout(attn, training=training))
         resid = self.hook_resid_mid(self.attn_ln(attn_out + resid_pre))
 

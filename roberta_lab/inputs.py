@@ -3,7 +3,42 @@
 ``model(ids)``, ``model([ids, mask, ...])`` (signature order), ``model({"input_ids": ...})`` or
 ``model(tokenizer_output)`` and keyword arguments all end up as the same named inputs. As in HF,
 entries of a dict override keyword arguments of the same name. Numpy arrays and int64 become
-int32 tensors. Every failure is a ValueError/TypeError that names the argument.
+int32 tensors. Every failure is a ValueError/TypeError that names the argument, what was
+expected and what was given.
+
+What is checked, for every argument of the seed's signature:
+
+* type and dtype: ids and labels must be integer (float ids are refused, never rounded); masks
+  may be bool, integer or float; ``inputs_embeds``, ``encoder_hidden_states`` and the cache must
+  be floating; the four flags and ``training`` must be bools (or None); strings, objects and
+  ragged lists are refused; unknown keyword arguments, unknown dict keys and over-long input
+  lists are refused.
+* rank and shape agreement with each other and with the config: ``[batch, seq]`` ids, types,
+  positions and labels; ``[batch, past + seq]`` attention masks; head masks ``(heads,)``,
+  ``(layers, heads)`` or ``(batch, layers, heads)``; encoder states ``[batch, enc, hidden]`` (only
+  for a model with cross-attention) and their mask; a cache with one entry per layer of
+  ``[batch, heads, past, head_dim]`` tensors (only for a decoder); exactly one of ``input_ids``
+  and ``inputs_embeds``; no empty batch or zero-length sequence; ``seq + past`` within the
+  position table.
+* value ranges: ids in ``[0, vocab_size)``, token types in ``[0, type_vocab_size)``, positions in
+  ``[0, max_position_embeddings)``, labels ``-100`` or in ``[0, vocab_size)``, masks 0/1, float
+  inputs finite.
+
+Where the range checks happen (ids, types, positions, labels):
+
+* **Eager calls** (``model(x)`` with numpy arrays or eager tensors, the usual case) and graph
+  calls whose inputs are constants: the concrete values are checked in Python before anything
+  runs, raising ``ValueError``.
+* **``tf.function`` graphs**: ``tf.debugging`` asserts run before the embedding gathers, so a bad
+  id raises ``tf.errors.InvalidArgumentError`` naming the argument.
+* **XLA** (``tf.function(jit_compile=True)``, or Keras ``jit_compile``): XLA drops asserts and
+  clamps gather indices, which would give a silent wrong answer. Instead the model computes a
+  per-row validity flag (ids, token types and the positions actually used) and replaces every
+  hidden state of an invalid row with NaN right after the embeddings (``poison_invalid_rows``), so
+  such a row's outputs - hidden states, pooled output, logits, and any loss over it - are NaN,
+  never plausible numbers. Valid rows in the same batch are unaffected. The flag is computed in
+  every graph (cheap: a few comparisons and one reduction per row), not in eager calls, which
+  have already been checked.
 """
 
 from __future__ import annotations
@@ -22,6 +57,8 @@ BASE_SIGNATURE = ("input_ids", "attention_mask", "token_type_ids", "position_ids
                   "return_dict")
 _INT_INPUTS = ("input_ids", "token_type_ids", "position_ids")
 _FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict")
+_MASKS = ("attention_mask", "head_mask", "encoder_attention_mask")
+_FLOATS = ("inputs_embeds", "encoder_hidden_states")
 
 
 def unpack_inputs(signature: tuple[str, ...], first: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +84,23 @@ def unpack_inputs(signature: tuple[str, ...], first: Any, kwargs: dict[str, Any]
     return values
 
 
-def to_tensor(name: str, value: Any, integer: bool) -> tf.Tensor | None:
-    """Tensor-like -> tf.Tensor; ids become int32, floats stay float."""
+def _dtype_of(name: str, value: Any) -> tf.DType:
+    try:
+        return tf.as_dtype(value.dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be a numeric tensor or array, got dtype {value.dtype}") from None
+
+
+def to_tensor(name: str, value: Any, kind: str | bool) -> tf.Tensor | None:
+    """Tensor-like -> tf.Tensor.
+
+    kind: "int" (ids, labels -> int32), "mask" (bool/int/float -> float, kept float), or "float"
+    (must already be floating). ``True``/``False`` are accepted for "int"/"mask" (old API).
+    """
+    if kind is True:
+        kind = "int"
+    elif kind is False:
+        kind = "mask"
     if value is None:
         return None
     if hasattr(value, "numpy") and not isinstance(value, (tf.Tensor, tf.Variable)):
@@ -58,32 +110,65 @@ def to_tensor(name: str, value: Any, integer: bool) -> tf.Tensor | None:
             value = np.asarray(value)
         except ValueError as err:
             raise ValueError(f"{name} is ragged or malformed: {err}") from None
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, int, float, np.generic)):
         value = np.asarray(value)
     if not isinstance(value, (tf.Tensor, tf.Variable, np.ndarray)):
         raise TypeError(f"{name} must be a tensor or array, got {type(value).__name__}")
-    dtype = tf.as_dtype(value.dtype)
-    if integer:
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric tensor or array, got dtype {value.dtype}")
+    dtype = _dtype_of(name, value)
+    if not (dtype.is_bool or dtype.is_integer or dtype.is_floating):
+        raise TypeError(f"{name} must be a numeric tensor or array, got dtype {dtype.name}")
+    if kind == "int":
         if not dtype.is_integer:
             raise TypeError(f"{name} must hold integer ids, got dtype {dtype.name}")
         return tf.cast(value, tf.int32) if dtype != tf.int32 else tf.convert_to_tensor(value)
+    if kind == "float":
+        if not dtype.is_floating:
+            raise TypeError(f"{name} must be a floating tensor, got dtype {dtype.name}")
+        return tf.convert_to_tensor(value)
     if dtype.is_bool or dtype.is_integer:
         return tf.cast(value, tf.float32)
     return tf.convert_to_tensor(value)
 
 
+def _flag_value(name: str, value: Any) -> Any:
+    """A bool flag: Python/numpy bool, or a scalar bool tensor with a known value."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, tf.Tensor) and value.dtype == tf.bool and value.shape.rank == 0:
+        static = tf.get_static_value(value)
+        if static is not None:
+            return bool(static)
+        raise TypeError(f"{name} must be a Python bool, got a symbolic tensor (its value decides "
+                        "the graph's structure)")
+    raise TypeError(f"{name} must be a bool or None, got {type(value).__name__} {value!r}")
+
+
+def check_training(training: Any) -> Any:
+    """``training`` must be a bool (None means False); a scalar bool tensor is allowed too,
+    since Keras turns numpy bools into tensors and fit() may pass a symbolic one."""
+    if training is None or isinstance(training, (bool, np.bool_)):
+        return training
+    if isinstance(training, tf.Tensor) and training.dtype == tf.bool and training.shape.rank == 0:
+        return training
+    raise TypeError(f"training must be a bool, got {type(training).__name__} {training!r}")
+
+
 def prepare(config: RobertaConfig, v: dict[str, Any]) -> dict[str, Any]:
     """Convert, check and fill defaults; returns the dict with tensors and resolved flags."""
     for name in _INT_INPUTS:
-        v[name] = to_tensor(name, v[name], integer=True)
-    for name in ("attention_mask", "head_mask", "inputs_embeds", "encoder_hidden_states",
-                 "encoder_attention_mask"):
-        v[name] = to_tensor(name, v[name], integer=False)
+        v[name] = to_tensor(name, v[name], "int")
+    for name in _MASKS:
+        v[name] = to_tensor(name, v[name], "mask")
+    for name in _FLOATS:
+        v[name] = to_tensor(name, v[name], "float")
     if "labels" in v:
-        v["labels"] = to_tensor("labels", v["labels"], integer=True)
+        v["labels"] = to_tensor("labels", v["labels"], "int")
     for name in _FLAGS:
-        if v[name] is not None and not isinstance(v[name], (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool or None, got {type(v[name]).__name__}")
+        v[name] = _flag_value(name, v[name])
     if v["input_ids"] is not None and v["inputs_embeds"] is not None:
         raise ValueError("You cannot specify both input_ids and inputs_embeds")
     if v["input_ids"] is None and v["inputs_embeds"] is None:
@@ -92,7 +177,7 @@ def prepare(config: RobertaConfig, v: dict[str, Any]) -> dict[str, Any]:
     return v
 
 
-def _static(t: tf.Tensor) -> list[int | None]:
+def _static(t: Any) -> list[int | None]:
     return list(t.shape)
 
 
@@ -100,7 +185,9 @@ def _check_shapes(config: RobertaConfig, v: dict[str, Any]) -> None:
     ids, embeds = v["input_ids"], v["inputs_embeds"]
     if ids is not None:
         if ids.shape.rank != 2:
-            raise ValueError(f"input_ids must be [batch, seq], got shape {_static(ids)}")
+            raise ValueError(f"input_ids must be [batch, seq], got shape {_static(ids)} (note: a "
+                             "Python list as the first input is the list format [input_ids, "
+                             "attention_mask, ...]; pass ids as an array)")
         batch, seq = _static(ids)
     else:
         if embeds.shape.rank != 3 or embeds.shape[-1] not in (None, config.hidden_size):
@@ -109,9 +196,14 @@ def _check_shapes(config: RobertaConfig, v: dict[str, Any]) -> None:
         batch, seq = _static(embeds)[:2]
     if batch == 0 or seq == 0:
         raise ValueError(f"{'input_ids' if ids is not None else 'inputs_embeds'} is empty "
-                         f"(shape {_static(ids if ids is not None else embeds)})")
+                         f"(shape {_static(ids if ids is not None else embeds)}): expected at "
+                         "least one sequence of at least one token")
     past = v["past_key_values"]
     past_len = _check_past(config, past, batch)
+    if past is not None:
+        v["past_key_values"] = tuple(tuple(tf.convert_to_tensor(t) for t in layer)
+                                     for layer in past)
+        past = v["past_key_values"]
     for name in ("token_type_ids", "position_ids"):
         t = v[name]
         if t is not None and (t.shape.rank != 2 or not _agree(_static(t), [batch, seq])):
@@ -132,10 +224,14 @@ def _check_shapes(config: RobertaConfig, v: dict[str, Any]) -> None:
         if enc.shape.rank != 3 or not _agree(_static(enc), [batch, None, config.hidden_size]):
             raise ValueError(f"encoder_hidden_states must be [batch={batch}, enc_seq, "
                              f"{config.hidden_size}], got {_static(enc)}")
+        if enc.shape[1] == 0:
+            raise ValueError(f"encoder_hidden_states is empty (shape {_static(enc)}): expected "
+                             "at least one encoder position")
     enc_mask = v["encoder_attention_mask"]
     if enc_mask is not None:
         if enc is None and (past is None or len(past[0]) < 4):
-            raise ValueError("encoder_attention_mask given without encoder_hidden_states")
+            raise ValueError("encoder_attention_mask given without encoder_hidden_states (or a "
+                             "cache holding cross-attention keys and values)")
         enc_len = _static(enc)[1] if enc is not None else _static(past[0][2])[2]
         ok = (enc_mask.shape.rank == 2 and _agree(_static(enc_mask), [batch, enc_len])) or \
              (enc_mask.shape.rank == 3 and _agree(_static(enc_mask), [batch, seq, enc_len]))
@@ -149,6 +245,11 @@ def _check_shapes(config: RobertaConfig, v: dict[str, Any]) -> None:
                              f"past_key_values) exceeds the position table's "
                              f"{config.max_sequence_length} tokens (max_position_embeddings="
                              f"{config.max_position_embeddings})")
+    if "labels" in v and v["labels"] is not None:
+        labels = v["labels"]
+        if labels.shape.rank != 2 or not _agree(_static(labels), [batch, seq]):
+            raise ValueError(f"labels must be [batch, seq] = [{batch}, {seq}], got "
+                             f"{_static(labels)}")
     _check_values(config, v)
 
 
@@ -167,19 +268,36 @@ def _check_past(config: RobertaConfig, past: Any, batch: int | None) -> int | No
     if len(past) != config.num_hidden_layers:
         raise ValueError(f"past_key_values has {len(past)} layers; the model has "
                          f"{config.num_hidden_layers}")
-    lengths = set()
+    lengths, sizes = set(), set()
     for i, layer in enumerate(past):
         if not isinstance(layer, (list, tuple)) or len(layer) not in (2, 4):
             raise ValueError(f"past_key_values[{i}] must be (k, v) or (k, v, cross_k, cross_v)")
+        if len(layer) == 4 and not config.add_cross_attention:
+            raise ValueError(f"past_key_values[{i}] holds cross-attention keys/values, but the "
+                             "model has no cross-attention (config.add_cross_attention)")
+        sizes.add(len(layer))
         for j, t in enumerate(layer):
+            if not hasattr(t, "shape") or not hasattr(t, "dtype"):
+                raise TypeError(f"past_key_values[{i}][{j}] must be a tensor, got "
+                                f"{type(t).__name__}")
+            if not _dtype_of(f"past_key_values[{i}][{j}]", t).is_floating:
+                raise TypeError(f"past_key_values[{i}][{j}] must be floating, got dtype "
+                                f"{tf.as_dtype(t.dtype).name}")
             shape = list(t.shape)
             want = [batch, config.num_attention_heads, None, config.head_dim]
             if len(shape) != 4 or not _agree(shape, want):
                 raise ValueError(f"past_key_values[{i}][{j}] must be [batch, heads, pos, d_head] "
                                  f"= {want}, got {shape}")
+        if not _agree([layer[0].shape[2]], [layer[1].shape[2]]) or (
+                len(layer) == 4 and not _agree([layer[2].shape[2]], [layer[3].shape[2]])):
+            raise ValueError(f"past_key_values[{i}]: keys and values disagree on the cached "
+                             f"length ({[t.shape[2] for t in layer]})")
         lengths.add(layer[0].shape[2])
+    if len(sizes) > 1:
+        raise ValueError("past_key_values layers mix (k, v) and (k, v, cross_k, cross_v) entries")
     if len(lengths) > 1:
-        raise ValueError(f"past_key_values layers disagree on the cached length: {sorted(lengths)}")
+        raise ValueError(f"past_key_values layers disagree on the cached length: "
+                         f"{sorted(lengths, key=str)}")
     return lengths.pop()
 
 
@@ -193,30 +311,90 @@ def _check_head_mask(config: RobertaConfig, hm: tf.Tensor | None, batch: int | N
                          f"(batch, layers, heads) = ({batch}, {L}, {H}); got {tuple(shape)}")
 
 
+def _concrete(t: tf.Tensor) -> np.ndarray | None:
+    """The value of ``t`` when it is known without running a graph (eager or constant)."""
+    if tf.executing_eagerly() or not tf.is_symbolic_tensor(t):
+        return t.numpy()
+    return tf.get_static_value(t)
+
+
+_LIMIT_NAMES = {"input_ids": "vocab_size", "token_type_ids": "type_vocab_size",
+                "position_ids": "max_position_embeddings"}
+
+
+def _limits(config: RobertaConfig) -> dict[str, int]:
+    return {"input_ids": config.vocab_size, "token_type_ids": config.type_vocab_size,
+            "position_ids": config.max_position_embeddings}
+
+
 def _check_values(config: RobertaConfig, v: dict[str, Any]) -> None:
-    """Range checks on ids. Eagerly in numpy (cheap, clear); in graphs with tf asserts."""
-    limits = {"input_ids": config.vocab_size, "token_type_ids": config.type_vocab_size,
-              "position_ids": config.max_position_embeddings}
-    if "labels" in v and v["labels"] is not None:
-        labels = v["labels"]
-        ref = v["input_ids"] if v["input_ids"] is not None else v["inputs_embeds"]
-        if not _agree(_static(labels), _static(ref)[:2]):
-            raise ValueError(f"labels must be [batch, seq] = {_static(ref)[:2]}, got {_static(labels)}")
-    for name, limit in limits.items():
+    """Range checks. Concrete values in numpy (cheap, clear); symbolic ones with tf asserts
+    (dropped by XLA: see ``poison_invalid_rows``)."""
+    for name, limit in _limits(config).items():
         t = v[name]
         if t is None:
             continue
-        if tf.executing_eagerly():
-            arr = t.numpy()
+        arr = _concrete(t)
+        if arr is not None:
             if arr.size and (arr.min() < 0 or arr.max() >= limit):
-                raise ValueError(f"{name} must be in [0, {limit}); got values from {arr.min()} "
-                                 f"to {arr.max()}")
+                bad = arr[(arr < 0) | (arr >= limit)]
+                raise ValueError(f"{name} must be in [0, {limit}) (config.{_LIMIT_NAMES[name]}); "
+                                 f"got out-of-range values {bad[:5].tolist()}")
         else:
-            tf.debugging.assert_non_negative(t, message=f"{name} must be >= 0")
-            tf.debugging.assert_less(t, tf.cast(limit, t.dtype), message=f"{name} must be < {limit}")
-    if v.get("labels") is not None and tf.executing_eagerly():
-        arr = v["labels"].numpy()
-        bad = (arr != -100) & ((arr < 0) | (arr >= config.vocab_size))
-        if bad.any():
-            raise ValueError(f"labels must be -100 or in [0, {config.vocab_size}); got "
-                             f"{arr[bad][:5].tolist()}")
+            asserts = [
+                tf.debugging.assert_non_negative(t, message=f"{name} must be >= 0"),
+                tf.debugging.assert_less(t, tf.cast(limit, t.dtype),
+                                         message=f"{name} must be < {limit} "
+                                                 f"(config.{_LIMIT_NAMES[name]})")]
+            # Tie the ids to the asserts so they fail before the gathers do (with a name).
+            with tf.control_dependencies([a for a in asserts if a is not None]):
+                v[name] = tf.identity(t)
+    labels = v.get("labels")
+    if labels is not None:
+        arr = _concrete(labels)
+        if arr is not None:
+            bad = (arr != -100) & ((arr < 0) | (arr >= config.vocab_size))
+            if bad.any():
+                raise ValueError(f"labels must be -100 or in [0, {config.vocab_size}); got "
+                                 f"{arr[bad][:5].tolist()}")
+        else:
+            ok = tf.logical_or(tf.equal(labels, -100), tf.logical_and(
+                labels >= 0, labels < config.vocab_size))
+            check = tf.debugging.Assert(tf.reduce_all(ok), [f"labels must be -100 or in [0, "
+                                                            f"{config.vocab_size})"])
+            with tf.control_dependencies([check]):
+                v["labels"] = tf.identity(labels)
+    for name in _MASKS + _FLOATS:
+        t = v[name]
+        if t is None:
+            continue
+        arr = _concrete(t)
+        if arr is None:
+            continue
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} must be finite; got NaN or inf")
+        if name in ("attention_mask", "encoder_attention_mask") and \
+                not np.isin(arr, (0.0, 1.0)).all():
+            raise ValueError(f"{name} must hold 0 (masked) or 1 (attend); got values "
+                             f"{np.unique(arr)[:5].tolist()}")
+
+
+def poison_invalid_rows(config: RobertaConfig, x: tf.Tensor, input_ids: tf.Tensor | None,
+                        position_ids: tf.Tensor, token_type_ids: tf.Tensor) -> tf.Tensor:
+    """x [batch, seq, d_model] with every row that used an out-of-range id set to NaN.
+
+    Only in graphs: eager calls were checked in ``prepare`` already. Under XLA (where asserts are
+    dropped and gathers clamp their indices) this makes a bad row's outputs NaN, never a silent
+    plausible answer; in plain graphs the asserts raise first.
+    """
+    if tf.executing_eagerly():
+        return x
+    limits = _limits(config)
+    checks = [(position_ids, limits["position_ids"]), (token_type_ids, limits["token_type_ids"])]
+    if input_ids is not None:
+        checks.append((input_ids, limits["input_ids"]))
+    ok = None
+    for t, limit in checks:
+        row_ok = tf.reduce_all(tf.logical_and(t >= 0, t < limit), axis=1)  # [batch]
+        ok = row_ok if ok is None else tf.logical_and(ok, row_ok)
+    return tf.where(ok[:, None, None], x, tf.constant(float("nan"), x.dtype))

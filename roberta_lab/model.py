@@ -27,7 +27,8 @@ from .block import RobertaBlock
 from .config import RobertaConfig
 from .embeddings import RobertaEmbeddings, position_ids_from_embeds, position_ids_from_input_ids
 from .hooked import HookedRootMixin
-from .inputs import BASE_SIGNATURE, prepare, unpack_inputs
+from .inputs import (BASE_SIGNATURE, check_training, poison_invalid_rows, prepare,
+                     unpack_inputs)
 from .layers import Linear
 from .outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
 
@@ -52,12 +53,21 @@ class RobertaMainLayer(keras.layers.Layer):
     def call(self, v: dict[str, Any], training: bool = False):
         """v: the prepared inputs (see inputs.prepare). Returns a model output dict."""
         cfg = self.config
+        training = check_training(training)
         ids, embeds = v["input_ids"], v["inputs_embeds"]
         ref = ids if ids is not None else embeds
         batch, seq = tf.shape(ref)[0], tf.shape(ref)[1]
         past = v["past_key_values"]
         use_cache = cfg.is_decoder and _flag(v["use_cache"], cfg.use_cache)
-        past_len = 0 if past is None else tf.shape(past[0][0])[2]
+        # Engine-only (generation): with ``cache_index`` the past holds fixed-size buffers
+        # [batch, head, max_len, d_head], this call's keys/values are written at cache_index,
+        # and attention_mask covers all max_len slots. Otherwise the past grows by concat.
+        cache_index = v.get("cache_index")
+        if cache_index is not None:
+            past_len, key_len = cache_index, tf.shape(past[0][0])[2]
+        else:
+            past_len = 0 if past is None else tf.shape(past[0][0])[2]
+            key_len = past_len + seq
 
         mask = v["attention_mask"]
         past_count: Any = past_len
@@ -74,8 +84,10 @@ class RobertaMainLayer(keras.layers.Layer):
         if types is None:
             types = tf.zeros([batch, seq], tf.int32)
         x = self.embeddings(ids, positions, types, embeds, training=training)
+        # Graphs only: rows with out-of-range ids become NaN (XLA drops asserts, clamps gathers).
+        x = poison_invalid_rows(cfg, x, ids, positions, types)
 
-        self_mask = self._self_mask(mask, seq, past_len)
+        self_mask = self._self_mask(mask, seq, past_len, key_len)
         enc_states, enc_mask = v["encoder_hidden_states"], v["encoder_attention_mask"]
         cross_mask = None
         if enc_mask is not None:
@@ -91,7 +103,7 @@ class RobertaMainLayer(keras.layers.Layer):
                 hidden.append(x)
             x, pattern, cross_pattern, cache = block(
                 x, self_mask, None if head_mask is None else head_mask[i], enc_states,
-                cross_mask, None if past is None else past[i], training=training)
+                cross_mask, None if past is None else past[i], cache_index, training=training)
             attns.append(pattern)
             if cross_pattern is not None:
                 cross_attns.append(cross_pattern)
@@ -109,14 +121,15 @@ class RobertaMainLayer(keras.layers.Layer):
             cross_attentions=(tuple(cross_attns) if want_attn and cfg.add_cross_attention
                               else None))
 
-    def _self_mask(self, mask: tf.Tensor | None, seq: tf.Tensor, past_len: Any) -> tf.Tensor | None:
-        """bool [batch|1, 1, seq|1, past + seq], or None when every position may be attended."""
+    def _self_mask(self, mask: tf.Tensor | None, seq: tf.Tensor, past_len: Any,
+                   key_len: Any) -> tf.Tensor | None:
+        """bool [batch|1, 1, seq|1, key_len], or None when every position may be attended."""
         keep = None if mask is None else tf.not_equal(mask, 0)[:, None, None, :]
         if not self.config.is_decoder:
             return keep
         q = tf.range(seq)[:, None] + past_len  # absolute query positions
-        k = tf.range(seq + past_len)[None, :]
-        causal = (k <= q)[None, None]  # [1, 1, seq, past + seq]
+        k = tf.range(key_len)[None, :]
+        causal = (k <= q)[None, None]  # [1, 1, seq, key_len]
         return causal if keep is None else tf.logical_and(causal, keep)
 
     def _head_mask(self, hm: tf.Tensor | None) -> tf.Tensor | None:

@@ -19,13 +19,17 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "hook_names.txt"
 
 @pytest.fixture(scope="module")
 def mlm():
-    tf.random.set_seed(0)
+    import keras
+
+    keras.utils.set_random_seed(0)
     return TFRobertaForMaskedLM(tiny_config())
 
 
 @pytest.fixture(scope="module")
 def seq2seq_decoder():
-    tf.random.set_seed(1)
+    import keras
+
+    keras.utils.set_random_seed(1)
     return TFRobertaForCausalLM(tiny_config(is_decoder=True, add_cross_attention=True))
 
 

@@ -13,7 +13,9 @@ from roberta_lab import (AutoTokenizer, RobertaConfig, TFRobertaForCausalLM, TFR
 
 @pytest.fixture(scope="module")
 def mlm():
-    tf.random.set_seed(0)
+    import keras
+
+    keras.utils.set_random_seed(0)
     return TFRobertaForMaskedLM(tiny_config())
 
 

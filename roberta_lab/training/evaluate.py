@@ -10,7 +10,8 @@ causal: held-out loss and perplexity, and greedy continuations of a few prompts.
 seq2seq: greedy exact match on ``seq2seq_heldout.tsv`` and cross-attention on the aligned
 source position (``seq2seq_task.aligned_source_position``).
 
-Alignment convention: for target token ``i`` the query is the decoder position that *predicts*
+Alignment is measured on the held-out pairs whose letters are all single tokens (" q" and " u"
+are two tokens with this tokenizer). Alignment convention: for target token ``i`` the query is the decoder position that *predicts*
 it (position ``i``: ``<s>`` for the first token), and the key is the source token
 ``L - 1 - i``, i.e. source position ``L - i`` after ``<s>``. The numbers with the query at the
 position that *holds* target token ``i`` (``i + 1``) are reported too (``..._holding``).
@@ -186,7 +187,7 @@ def _pad(rows, width):
     return out
 
 
-def seq2seq_greedy(enc, dec, tok, sources, max_len=12, batch=500):
+def seq2seq_greedy(enc, dec, tok, sources, max_len=16, batch=500):
     """Greedy decoding (full recompute each step); returns the decoded target strings."""
     outs = []
     for i in range(0, len(sources), batch):
@@ -211,8 +212,15 @@ def seq2seq_greedy(enc, dec, tok, sources, max_len=12, batch=500):
     return outs
 
 
-def seq2seq_alignment(enc, dec, tok, pairs, max_len=12):
-    """Mean cross-attention on the aligned source token, per layer and head (teacher forcing)."""
+def seq2seq_alignment(enc, dec, tok, pairs, max_len=16):
+    """Mean cross-attention on the aligned source token, per layer and head (teacher forcing).
+
+    Only pairs whose every letter is one token are used: with this tokenizer " q" and " u" are
+    two tokens each ("Ġ", "q"), which would shift the letter alignment.
+    """
+    pairs = [(s, t) for s, t in pairs
+             if len(tok.encode(s, add_special_tokens=False)) == len(s.split())
+             and len(tok.encode(t, add_special_tokens=False)) == len(t.split())]
     src = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, [s for s, _ in pairs])], max_len)
     tgt = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, [t for _, t in pairs])], max_len)
     src_mask, tgt_mask = (src != PAD).astype(np.int32), (tgt != PAD).astype(np.int32)
@@ -245,6 +253,7 @@ def seq2seq_alignment(enc, dec, tok, pairs, max_len=12):
             f"best_head_mean{suffix}": round(float(mean.max()), 4),
             f"all_layers_mean{suffix}": round(float(mean.mean()), 4),
         })
+    res["n_pairs"] = len(pairs)
     res["n_target_tokens"] = count
     res["uniform_baseline"] = round(float(np.mean([1.0 / (len(s.split()) + 2) for s, _ in pairs])), 4)
     return res
@@ -255,7 +264,7 @@ def evaluate_seq2seq(name, args):
     pairs = seq2seq_task.read_pairs(os.path.join(CORPUS_DIR, "seq2seq_heldout.tsv"))
     if args.max_heldout:
         pairs = pairs[:args.max_heldout]
-    max_len = int(layout.get("max_length", 12))
+    max_len = int(layout.get("max_length", 16))
     t0 = time.time()
     preds = seq2seq_greedy(enc, dec, tok, [s for s, _ in pairs], max_len)
     correct = [p == t for p, (_, t) in zip(preds, pairs)]

@@ -50,7 +50,7 @@ SEQ2SEQ_CONFIG = dict(vocab_size=8192, hidden_size=128, num_hidden_layers=2, num
 DEFAULTS = {  # task -> (steps, batch, seq_len, peak lr)
     "mlm": (3000, 64, 64, 1e-3),
     "causal": (1500, 64, 64, 1e-3),
-    "seq2seq": (1500, 128, 12, 2e-3),
+    "seq2seq": (3000, 128, 16, 2e-3),
 }
 
 
@@ -166,33 +166,38 @@ def mlm_trunk_and_head(model, ids, mask, training):
     return hidden, model.lm_head
 
 
-class WarmupLinear:
-    """Linear warmup to ``peak`` over ``warmup`` steps, then linear decay to 0 at ``total``."""
-
-    def __new__(cls, peak, warmup, total):
-        import keras
-        import tensorflow as tf
-
-        class _Sched(keras.optimizers.schedules.LearningRateSchedule):
-            def __call__(self, step):
-                step = tf.cast(step, tf.float32)
-                w = tf.cast(max(warmup, 1), tf.float32)
-                up = peak * step / w
-                down = peak * tf.maximum(0.0, (total - step) / tf.maximum(1.0, total - w))
-                return tf.where(step < w, up, down)
-
-            def get_config(self):
-                return {"peak": peak, "warmup": warmup, "total": total}
-
-        return _Sched()
-
-
-def make_optimizer(lr, steps, warmup_frac, weight_decay):
+def make_schedule(peak, warmup_frac):
+    """Linear warmup to ``peak`` over the first ``warmup_frac`` of training, then linear decay
+    to 0 at the end. Training progress (0..1) is a variable the loop sets before each step:
+    ``max(step / steps, elapsed / max_time)``, so a run stopped by ``--max-minutes`` still ends
+    its schedule at 0 rather than being cut off at a high learning rate.
+    """
     import keras
-    opt = keras.optimizers.AdamW(learning_rate=WarmupLinear(lr, int(steps * warmup_frac), steps),
-                                 weight_decay=weight_decay, beta_1=0.9, beta_2=0.98, epsilon=1e-6)
+    import tensorflow as tf
+
+    progress = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="progress")
+
+    class _Sched(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            p = tf.convert_to_tensor(progress)
+            w = max(warmup_frac, 1e-6)
+            up = peak * p / w
+            down = peak * tf.maximum(0.0, (1.0 - p) / (1.0 - w))
+            return tf.where(p < w, up, down)
+
+        def get_config(self):
+            return {"peak": peak, "warmup_frac": warmup_frac}
+
+    return _Sched(), progress
+
+
+def make_optimizer(lr, warmup_frac, weight_decay):
+    import keras
+    sched, progress = make_schedule(lr, warmup_frac)
+    opt = keras.optimizers.AdamW(learning_rate=sched, weight_decay=weight_decay,
+                                 beta_1=0.9, beta_2=0.98, epsilon=1e-6)
     opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    return opt
+    return opt, sched, progress
 
 
 # --------------------------------------------------------------------------- training loop
@@ -230,7 +235,7 @@ class Trainer:
             self.decoder = TFRobertaForCausalLM(self.cfg_dec)
             self.models = [self.encoder, self.decoder]
         self.variables = [v for m in self.models for v in m.trainable_variables]
-        self.opt = make_optimizer(a.lr, a.steps, a.warmup, a.weight_decay)
+        self.opt, self.sched, self.progress = make_optimizer(a.lr, a.warmup, a.weight_decay)
         self.opt.build(self.variables)
         self.n_params = int(sum(np.prod(v.shape) for v in self.variables))
 
@@ -387,6 +392,10 @@ class Trainer:
         bar = tqdm(total=a.steps, mininterval=10, file=sys.stderr, dynamic_ncols=False, ncols=90)
         for self.step_no in range(1, a.steps + 1):
             batch = self.next_batch()
+            frac = (self.step_no - 1) / a.steps
+            if deadline:
+                frac = max(frac, (time.time() - self.t_train) / (deadline - self.t_train))
+            self.progress.assign(min(frac, 1.0))
             loss, norm, ntok = step_fn(*batch)
             loss = float(loss)
             if not math.isfinite(loss):
@@ -400,8 +409,7 @@ class Trainer:
                 win_tok, win_t = 0, time.time()
             elif self.step_no % a.log_every == 0 or self.step_no == a.steps:
                 dt = time.time() - win_t
-                lr = float(self.opt.learning_rate) if not callable(self.opt.learning_rate) else float(
-                    self.opt._get_current_learning_rate())
+                lr = float(self.sched(0))
                 msg = (f"step {self.step_no}/{a.steps} loss {loss:.4f} ema {self.ema_loss:.4f} "
                        f"gnorm {float(norm):.2f} lr {lr:.2e} tokens/s {win_tok / dt:.0f} "
                        f"steps/s {a.log_every / dt if self.step_no % a.log_every == 0 else 0:.3f} "
@@ -416,7 +424,7 @@ class Trainer:
                 self.save(final=False)
                 self.last_ckpt = time.time()
                 print(f"checkpoint saved at step {self.step_no}", flush=True)
-            if deadline and time.time() > deadline:
+            if deadline and time.time() >= deadline:
                 print(f"stopping at step {self.step_no}: --max-minutes {a.max_minutes} reached",
                       flush=True)
                 break
