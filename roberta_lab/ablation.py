@@ -1,0 +1,257 @@
+"""Head ablation sweeps: knock out heads (zero or mean) and measure a metric, batched.
+
+A sweep evaluates many conditions (every single head, every whole layer, or chosen sets of
+heads). Rather than one forward pass per condition, it
+
+* runs the clean input once and keeps the residual stream entering every layer: ablating a head
+  in layer l cannot change anything below l, so each condition starts from ``resid_pre`` of its
+  lowest ablated layer (about half the layer work of a full pass for single heads);
+* stacks conditions x texts as rows of one batch, each row with its own head mask
+  (``head_mask`` of shape [rows, layers, heads]) or its own mean-ablation indicator;
+* evaluates the 50k-word output layer only at the positions the metric reads.
+
+Zero-ablation multiplies a head's attention pattern by 0 (``head_mask``), which removes its
+output. Mean-ablation replaces the head's ``z`` [batch, pos, head, d_head] by its mean over the
+non-pad tokens of a reference set (Wang et al. 2022 style), via ``blocks.{l}.attn.hook_z``.
+
+Example:
+    >>> metric = masked_lm_metric(labels)                                     # doctest: +SKIP
+    >>> result = sweep_heads(model, ids, mask, metric)                        # doctest: +SKIP
+    >>> result.grid.shape, result.rows()[0]                                   # doctest: +SKIP
+    ((4, 8), {'layer': 0, 'head': 0, 'metric': 2.31, 'delta': 0.04})
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+
+# --- metrics ------------------------------------------------------------------------------------
+@dataclass
+class Metric:
+    """What a sweep measures, read at a few positions per text.
+
+    positions [texts, P] (-1 = unused slot); targets [texts, P]; distractors [texts, P] for
+    ``logit_diff``. ``kind``: "loss" (mean cross-entropy of the targets, e.g. masked-LM loss),
+    "logprob" (mean log-probability of the targets) or "logit_diff" (mean target minus
+    distractor logit). Per text the value is the mean over its used positions.
+    """
+
+    kind: str
+    positions: np.ndarray
+    targets: np.ndarray
+    distractors: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("loss", "logprob", "logit_diff"):
+            raise ValueError(f"Metric.kind must be 'loss', 'logprob' or 'logit_diff', got {self.kind!r}")
+        self.positions = np.asarray(self.positions, np.int32)
+        self.targets = np.asarray(self.targets, np.int32)
+        if self.positions.ndim != 2 or self.positions.shape != self.targets.shape:
+            raise ValueError(f"Metric.positions and targets must both be [texts, P]; got "
+                             f"{self.positions.shape} and {self.targets.shape}")
+        if not (self.positions >= 0).any(axis=1).all():
+            raise ValueError("Metric.positions: every text needs at least one position (>= 0)")
+        if self.kind == "logit_diff":
+            if self.distractors is None or np.shape(self.distractors) != self.targets.shape:
+                raise ValueError("Metric.distractors must be [texts, P] for kind='logit_diff'")
+            self.distractors = np.asarray(self.distractors, np.int32)
+
+    def score(self, logits: tf.Tensor, rows: np.ndarray) -> tf.Tensor:
+        """logits [rows, P, vocab] at this metric's positions for texts ``rows`` -> [rows]."""
+        used = tf.cast(tf.constant(self.positions[rows] >= 0), logits.dtype)  # [rows, P]
+        targets = tf.constant(self.targets[rows])
+        logp = tf.nn.log_softmax(logits, axis=-1)
+        if self.kind == "logit_diff":
+            value = (tf.gather(logits, targets, batch_dims=2) -
+                     tf.gather(logits, tf.constant(self.distractors[rows]), batch_dims=2))
+        else:
+            value = tf.gather(logp, targets, batch_dims=2)
+            if self.kind == "loss":
+                value = -value
+        return tf.reduce_sum(value * used, axis=1) / tf.reduce_sum(used, axis=1)
+
+
+def masked_lm_metric(labels: np.ndarray) -> Metric:
+    """Masked-LM loss at the labelled positions (labels [texts, seq], -100 = not scored)."""
+    labels = np.asarray(labels)
+    n = int((labels != -100).sum(axis=1).max())
+    positions = np.full((len(labels), n), -1, np.int32)
+    targets = np.zeros((len(labels), n), np.int32)
+    for i, row in enumerate(labels):
+        where = np.flatnonzero(row != -100)
+        positions[i, :len(where)], targets[i, :len(where)] = where, row[where]
+    return Metric("loss", positions, targets)
+
+
+# --- the batched tail of the network ------------------------------------------------------------
+def _gather_positions(h: tf.Tensor, positions: np.ndarray) -> tf.Tensor:
+    """h [rows, seq, d] at positions [rows, P] (-1 -> 0, masked later) -> [rows, P, d]."""
+    return tf.gather(h, tf.constant(np.maximum(positions, 0)), batch_dims=1)
+
+
+class _Tail:
+    """Runs blocks start..L-1 from a given residual stream, then the LM head at a few
+    positions. One compiled function per start layer and chunk shape."""
+
+    def __init__(self, model: Any, compile: bool):
+        self.model, self.compile, self.fns = model, compile, {}
+
+    def __call__(self, start: int, x, mask, head_mask, mean_z, indicator, positions):
+        key = (start, mean_z is None)
+        if key not in self.fns:
+            fn = lambda *a: self._run(start, *a)  # noqa: E731
+            self.fns[key] = tf.function(fn, reduce_retracing=True) if self.compile else fn
+        return self.fns[key](x, mask, head_mask, mean_z, indicator, positions)
+
+    def _run(self, start, x, mask, head_mask, mean_z, indicator, positions):
+        model = self.model
+        trunk = model.roberta
+        seq = tf.shape(x)[1]
+        self_mask = trunk._self_mask(mask, seq, 0, seq)
+        hooks = []
+        if mean_z is not None:  # mean-ablation: z <- z*(1-ind) + mean*ind, per row and head
+            for layer in range(start, len(trunk.blocks)):
+                def replace(z, hook, layer=layer):
+                    ind = indicator[:, layer][:, None, :, None]  # [rows, 1, head, 1]
+                    return z * (1.0 - ind) + mean_z[layer][None, None] * ind
+                hooks.append((f"blocks.{layer}.attn.hook_z", replace))
+        with model.hooks(hooks):
+            for layer in range(start, len(trunk.blocks)):
+                hm = None if head_mask is None else head_mask[:, layer]
+                x, _, _, _ = trunk.blocks[layer](x, self_mask, hm)
+        h = tf.gather(x, positions, batch_dims=1)  # [rows, P, d_model]
+        return model.lm_head.unembed(model.lm_head.transform(h))  # [rows, P, vocab]
+
+
+# --- results ------------------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    """A tidy table: one entry per condition (label, layers, heads, metric, delta)."""
+
+    baseline: float
+    labels: list[str]
+    conditions: list[list[tuple[int, int]]]
+    metric: np.ndarray            # [conditions] mean over texts
+    per_text: np.ndarray          # [conditions, texts]
+    grid: np.ndarray | None = None  # [layers, heads] for single-head sweeps
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def delta(self) -> np.ndarray:
+        return self.metric - self.baseline
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for label, cond, m, d in zip(self.labels, self.conditions, self.metric, self.delta):
+            layers = sorted({lyr for lyr, _ in cond})
+            heads = [h for _, h in cond]
+            out.append({"condition": label, "layer": layers[0] if len(layers) == 1 else layers,
+                        "head": heads[0] if len(heads) == 1 else heads,
+                        "metric": float(m), "delta": float(d)})
+        return out
+
+    def to_csv(self, path: str) -> None:
+        rows = self.rows()
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+def head_means(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Each head's mean ``z`` over the non-pad tokens of a reference set: [layer, head, d_head]."""
+    _, cache = model.run_with_cache(input_ids, attention_mask=attention_mask,
+                                    names_filter=lambda n: n.endswith("attn.hook_z"))
+    z = cache.stack_activation("z")  # [layer, batch, pos, head, d_head]
+    keep = np.ones(np.shape(input_ids), bool) if attention_mask is None else \
+        np.asarray(attention_mask).astype(bool)
+    return z[:, keep].mean(axis=1)
+
+
+def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, metric: Metric,
+          conditions: Sequence[Iterable[tuple[int, int]]], *, method: str = "zero",
+          means: np.ndarray | None = None, labels: Sequence[str] | None = None,
+          chunk_size: int = 64, compile: bool = True, progress: bool = True) -> SweepResult:
+    """Evaluate ``metric`` with each condition's heads ablated. A condition is a set of
+    (layer, head) pairs. Rows = conditions x texts, run ``chunk_size`` rows at a time."""
+    if method not in ("zero", "mean"):
+        raise ValueError(f"method must be 'zero' or 'mean', got {method!r}")
+    cfg = model.config
+    L, H = cfg.num_hidden_layers, cfg.num_attention_heads
+    ids = np.asarray(input_ids, np.int32)
+    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    if metric.positions.shape[0] != len(ids):
+        raise ValueError(f"metric covers {metric.positions.shape[0]} texts, input_ids has {len(ids)}")
+    conds = [sorted(set((int(l), int(h)) for l, h in c)) for c in conditions]
+    for c in conds:
+        if not c or any(not (0 <= l < L and 0 <= h < H) for l, h in c):
+            raise ValueError(f"conditions: {c} is empty or names a head outside {L} x {H}")
+    if method == "mean":
+        if means is None:
+            raise ValueError("method='mean' needs means=head_means(model, reference_ids, mask)")
+        means = tf.constant(np.asarray(means, np.float32))
+    _, cache = model.run_with_cache(ids, attention_mask=mask,
+                                    names_filter=lambda n: n.endswith("hook_resid_pre") or
+                                    n == "lm_head.hook_logits")
+    n_texts = len(ids)
+    all_rows = np.arange(n_texts)
+    pos = np.maximum(metric.positions, 0)
+    clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
+    baseline_per_text = metric.score(tf.constant(clean_logits), all_rows).numpy()
+    tail = _Tail(model, compile)
+    per_text = np.zeros((len(conds), n_texts), np.float32)
+    order = sorted(range(len(conds)), key=lambda i: conds[i][0][0])
+    todo = [(ci, t) for ci in order for t in range(n_texts)]  # rows grouped by start layer
+    bar = tqdm(total=len(todo), desc="ablation sweep", disable=not progress, unit="row")
+    i = 0
+    while i < len(todo):
+        start = conds[todo[i][0]][0][0]
+        chunk = [r for r in todo[i:i + chunk_size] if conds[r[0]][0][0] == start]
+        i += len(chunk)
+        texts = np.array([t for _, t in chunk])
+        ablate = np.zeros((chunk_size, L, H), np.float32)
+        for row, (ci, _) in enumerate(chunk):
+            for lyr, h in conds[ci]:
+                ablate[row, lyr, h] = 1.0
+        pad = chunk_size - len(chunk)  # fixed chunk shape: one trace per start layer
+        rows_texts = np.concatenate([texts, np.repeat(texts[:1], pad)])
+        x = tf.gather(cache[f"blocks.{start}.hook_resid_pre"], rows_texts)
+        head_mask = tf.constant(1.0 - ablate) if method == "zero" else None
+        logits = tail(start, x, tf.constant(mask[rows_texts]), head_mask,
+                      means if method == "mean" else None, tf.constant(ablate),
+                      tf.constant(pos[rows_texts]))
+        values = metric.score(logits, rows_texts).numpy()[:len(chunk)]
+        for (ci, t), value in zip(chunk, values):
+            per_text[ci, t] = value
+        bar.update(len(chunk))
+    bar.close()
+    names = list(labels) if labels is not None else \
+        ["+".join(f"L{l}H{h}" for l, h in c) for c in conds]
+    return SweepResult(float(baseline_per_text.mean()), names, conds, per_text.mean(axis=1),
+                       per_text, extra={"baseline_per_text": baseline_per_text})
+
+
+def sweep_heads(model: Any, input_ids, attention_mask, metric: Metric, **kw) -> SweepResult:
+    """Every single head ablated on its own; ``result.grid`` is [layers, heads]."""
+    L, H = model.config.num_hidden_layers, model.config.num_attention_heads
+    result = sweep(model, input_ids, attention_mask, metric,
+                   [[(l, h)] for l in range(L) for h in range(H)], **kw)
+    result.grid = result.metric.reshape(L, H)
+    return result
+
+
+def sweep_layers(model: Any, input_ids, attention_mask, metric: Metric, **kw) -> SweepResult:
+    """Every layer's heads ablated together."""
+    L, H = model.config.num_hidden_layers, model.config.num_attention_heads
+    return sweep(model, input_ids, attention_mask, metric,
+                 [[(l, h) for h in range(H)] for l in range(L)],
+                 labels=[f"L{l}" for l in range(L)], **kw)
