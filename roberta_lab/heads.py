@@ -118,6 +118,9 @@ class _LMModel(RobertaPreTrainedModel):
                       output_hidden_states=output_hidden_states, return_dict=return_dict,
                       labels=labels)
         v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
+        return self._finish(self._run(v, training), v["return_dict"])
+
+    def _forward(self, v: dict, training: bool):
         trunk = self.roberta.call(v, training=training)
         logits = self.lm_head(trunk["last_hidden_state"])  # [batch, pos, vocab]
         loss = None
@@ -128,8 +131,7 @@ class _LMModel(RobertaPreTrainedModel):
             else:
                 loss = masked_mean_loss(v["labels"], logits, self.config.tf_legacy_loss)
         fields = {k: trunk.get(k) for k in self._output_cls._fields if k in trunk}
-        out = self._output_cls(loss=loss, logits=logits, **fields)
-        return self._finish(out, v["return_dict"])
+        return self._output_cls(loss=loss, logits=logits, **fields)
 
 
 class TFRobertaForMaskedLM(_LMModel):

