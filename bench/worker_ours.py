@@ -1,0 +1,134 @@
+"""roberta_lab's side of the benchmark: prints one JSON line per measurement.
+
+    python bench/worker_ours.py --shape base|mini [--only forward,sweep,...] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+from common import BATCH, SHAPES, SWEEP_SEQ, emit, inputs, measure, wanted  # noqa: E402
+
+SYSTEM = "roberta_lab"
+
+
+def import_time() -> dict:
+    """Fresh interpreters: import tensorflow alone, then import roberta_lab and its models."""
+    def run(stmt: str) -> float:
+        code = f"import time; t=time.perf_counter(); {stmt}; print(time.perf_counter()-t)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+    tf_t = [run("import tensorflow") for _ in range(3)]
+    lab_t = [run("import roberta_lab; roberta_lab.TFRobertaForMaskedLM") for _ in range(3)]
+    return {"import_tensorflow_s": float(np.median(tf_t)),
+            "import_roberta_lab_s": float(np.median(lab_t)),
+            "extra_s": float(np.median(lab_t) - np.median(tf_t))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shape", default="mini", choices=sorted(SHAPES))
+    parser.add_argument("--only", default="")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    only = [x for x in args.only.split(",") if x]
+    shape, reps = args.shape, args.repeats
+
+    import tensorflow as tf
+
+    from roberta_lab import RobertaConfig, TFRobertaForCausalLM, TFRobertaForMaskedLM
+    from roberta_lab.ablation import Metric, sweep_heads
+    from roberta_lab.importance import michel_importance
+
+    if wanted("import", only):
+        emit(SYSTEM, "import", shape, import_time())
+    cfg = RobertaConfig(**SHAPES[shape])
+    model = TFRobertaForMaskedLM(cfg)
+    ids, mask = inputs(shape)
+    L, H = cfg.num_hidden_layers, cfg.num_attention_heads
+
+    if wanted("forward", only):  # the seed's eager API (compiled behind it) and a tf.function
+        emit(SYSTEM, "forward", shape, measure(lambda: model(ids, attention_mask=mask).logits.numpy(), reps))
+        fn = tf.function(lambda i, a: model(i, attention_mask=a).logits)
+        emit(SYSTEM, "forward_tffunction", shape, measure(lambda: fn(ids, mask).numpy(), reps))
+    if wanted("all_outputs", only):
+        emit(SYSTEM, "forward_all_outputs", shape, measure(
+            lambda: model(ids, attention_mask=mask, output_attentions=True,
+                          output_hidden_states=True).logits.numpy(), reps))
+    if wanted("run_with_cache", only):
+        keep = lambda n: n.endswith(("hook_pattern", "hook_resid_pre", "hook_resid_mid",  # noqa: E731
+                                     "hook_resid_post"))
+        emit(SYSTEM, "run_with_cache_all", shape, measure(
+            lambda: model.run_with_cache(ids, attention_mask=mask, names_filter=keep,
+                                         compile=True), reps))
+    if wanted("fill_mask", only):
+        from roberta_lab.fill_mask import mask_logits
+
+        one = ids[:1].copy()
+        one[0, 60] = 4
+        emit(SYSTEM, "fill_mask_positions_only", shape, measure(
+            lambda: mask_logits(model, one, mask_token_id=4).numpy(), reps * 4))
+        emit(SYSTEM, "fill_mask_full_logits", shape, measure(
+            lambda: model(one).logits.numpy(), reps * 4))
+    if wanted("sweep", only):
+        sids, smask = inputs(shape, BATCH, SWEEP_SEQ, seed=1)
+        rng = np.random.default_rng(0)
+        positions = np.sort(rng.choice(np.arange(1, SWEEP_SEQ - 1), (BATCH, 8), replace=True), 1)
+        metric = Metric("loss", positions, np.take_along_axis(sids, positions, 1))
+        t = time.perf_counter()
+        result = sweep_heads(model, sids, smask, metric, chunk_size=2 * BATCH, progress=False)
+        emit(SYSTEM, "sweep_all_heads", shape, {"median_s": time.perf_counter() - t, "runs": 1,
+                                                "conditions": L * H})
+        loop = tf.function(lambda i, a, hm: model(i, attention_mask=a, head_mask=hm).logits)
+
+        def one_at_a_time():
+            values = []
+            for layer in range(L):
+                for head in range(H):
+                    hm = np.ones((L, H), np.float32)
+                    hm[layer, head] = 0
+                    logits = loop(sids, smask, hm)
+                    values.append(metric.score(tf.gather(logits, positions, batch_dims=1),
+                                               np.arange(BATCH)).numpy().mean())
+            return np.array(values)
+        loop(sids, smask, np.ones((L, H), np.float32))
+        t = time.perf_counter()
+        reference = one_at_a_time()
+        emit(SYSTEM, "sweep_all_heads_loop", shape, {
+            "median_s": time.perf_counter() - t, "runs": 1, "conditions": L * H,
+            "max_abs_diff_vs_batched": float(np.abs(reference - result.metric).max())})
+    if wanted("importance", only):
+        sids, smask = inputs(shape, BATCH, SWEEP_SEQ, seed=1)
+        positions = np.tile(np.arange(5, SWEEP_SEQ - 1, 8), (BATCH, 1))
+        metric = Metric("loss", positions, np.take_along_axis(sids, positions, 1))
+        emit(SYSTEM, "michel_importance", shape, measure(
+            lambda: michel_importance(model, sids, smask, metric), max(2, reps // 2)))
+    if wanted("generate", only):
+        from roberta_lab.generation import generate
+
+        dec = TFRobertaForCausalLM(RobertaConfig(**SHAPES[shape], is_decoder=True))
+        prompt = ids[:1, :16]
+        for steps in (64, 256):
+            for label, kw in (("cached_compiled", dict(compiled=True)),
+                              ("cached_eager", dict(compiled=False)),
+                              ("nocache", dict(use_cache=False, compiled=False))):
+                if label != "cached_compiled" and steps == 256 and shape == "base" and label == "nocache":
+                    pass
+                r = measure(lambda: generate(dec, prompt, max_new_tokens=steps, **kw), 3)
+                r["per_token_ms"] = 1000 * r["median_s"] / steps
+                emit(SYSTEM, f"generate_{steps}_{label}", shape, r)
+
+
+if __name__ == "__main__":
+    main()
