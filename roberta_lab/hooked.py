@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator, Union
 
@@ -28,6 +29,8 @@ import tensorflow as tf
 
 from .activation_cache import ActivationCache
 from .hook_points import HookFn, HookPoint, hook_names, iter_hook_points
+
+MAX_COMPILED_RUNS = 32  # compiled hook sets kept per model (least recently used dropped)
 
 NameOrPredicate = Union[str, Callable[[str], bool]]
 NamesFilter = Union[None, str, Iterable[str], Callable[[str], bool]]
@@ -156,8 +159,12 @@ class HookedRootMixin:
         # drops its asserts.
         self._prepare(first, dict(tensors, **static))
         full_key = key + (tuple(sorted(static.items())), compile == "xla")
-        fns = self.__dict__.setdefault("_compiled_runs", {})
-        if full_key not in fns:
+        fns = self.__dict__.setdefault("_compiled_runs", OrderedDict())
+        if full_key in fns:
+            fns.move_to_end(full_key)
+        else:
+            while len(fns) >= MAX_COMPILED_RUNS:  # new closures every sweep: keep a bounded set
+                fns.popitem(last=False)
             def traced(first_arg: Any, tensor_kwargs: dict) -> tuple[Any, dict]:
                 store: dict[str, Any] = {}
 
