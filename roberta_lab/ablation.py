@@ -122,12 +122,29 @@ class _Tail:
                     ind = indicator[:, layer][:, None, :, None]  # [rows, 1, head, 1]
                     return z * (1.0 - ind) + mean_z[layer][None, None] * ind
                 hooks.append((f"blocks.{layer}.attn.hook_z", replace))
+        last = len(trunk.blocks) - 1
         with model.hooks(hooks):
-            for layer in range(start, len(trunk.blocks)):
+            for layer in range(start, last):
                 hm = None if head_mask is None else head_mask[:, layer]
                 x, _, _, _ = trunk.blocks[layer](x, self_mask, hm)
-        h = tf.gather(x, positions, batch_dims=1)  # [rows, P, d_model]
+            hm = None if head_mask is None else head_mask[:, last]
+            h = _last_block_at(trunk.blocks[last], x, self_mask, hm, positions)
         return model.lm_head.unembed(model.lm_head.transform(h))  # [rows, P, vocab]
+
+
+def _last_block_at(block: Any, x: tf.Tensor, self_mask: tf.Tensor | None, head_mask: Any,
+                   positions: tf.Tensor) -> tf.Tensor:
+    """The last block, computed only for the query positions the metric reads: keys and values
+    still come from every position, but queries, the MLP and the norms run on P rows, not seq.
+    x [rows, seq, d_model], positions [rows, P] -> resid_post at those positions [rows, P, d]."""
+    x_q = tf.gather(x, positions, batch_dims=1)  # [rows, P, d_model]
+    if self_mask is not None and self_mask.shape[2] != 1:  # causal masks have a query axis
+        self_mask = tf.gather(tf.broadcast_to(self_mask, [tf.shape(x)[0], 1, tf.shape(x)[1],
+                                                          tf.shape(x)[1]]),
+                              positions, axis=2, batch_dims=1)
+    attn, _, _ = block.attn(x_q, x, self_mask, head_mask)
+    resid = block.attn_ln(attn + x_q)
+    return block.mlp_ln(block.mlp(resid) + resid)
 
 
 # --- results ------------------------------------------------------------------------------------
