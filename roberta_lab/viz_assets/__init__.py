@@ -1,0 +1,1 @@
+"""Pinned JavaScript that roberta_lab.viz inlines into bertviz views; see ASSETS.md."""
