@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${1:-.venv}
 shift || true
+# System packages for the browser tests (Debian's chromium; Playwright cannot download its own
+# browser here) and WordNet for the corpus tests. Needs root and apt; skipped otherwise.
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && \
+        { ! command -v chromium >/dev/null || [ ! -d /usr/share/wordnet ]; }; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+        chromium fonts-dejavu-core wordnet-base >/dev/null
+fi
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q -c constraints.txt -e ".[test]"
