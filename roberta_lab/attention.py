@@ -28,7 +28,7 @@ class RobertaAttention(keras.layers.Layer):
     """x [batch, q_pos, d_model] -> (out [batch, q_pos, d_model], pattern, (k, v) cache)."""
 
     def __init__(self, config: RobertaConfig, hook_prefix: str, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         h, std = config.hidden_size, config.initializer_range
         self.n_heads, self.d_head = config.num_attention_heads, config.head_dim
         self.scale = attention_scale(self.d_head)
@@ -36,7 +36,7 @@ class RobertaAttention(keras.layers.Layer):
         self.key = Linear(h, h, std, name="key")
         self.value = Linear(h, h, std, name="value")
         self.output_dense = Linear(h, h, std, name="dense")
-        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob, autocast=False)
         for name in ("q", "k", "v", "attn_scores", "pattern", "z"):
             setattr(self, f"hook_{name}", HookPoint(f"{hook_prefix}.hook_{name}"))
         self.built = True
@@ -78,6 +78,7 @@ class RobertaAttention(keras.layers.Layer):
                 v_all = tf.concat([tf.cast(past[1], v_all.dtype), v_all], axis=2)
 
         scores = tf.einsum("bqhd,bhkd->bhqk", q, k_all) * tf.cast(self.scale, q.dtype)
+        scores = tf.cast(scores, tf.float32)  # softmax in float32 whatever the compute dtype
         if attn_mask is not None:
             # where() rather than adding a large negative: no overflow in float16/bfloat16, and a
             # fully masked row becomes uniform instead of silently attending everywhere.
@@ -89,7 +90,8 @@ class RobertaAttention(keras.layers.Layer):
             probs = probs * tf.cast(head_mask, probs.dtype)[:, :, None, None]
         pattern = self.hook_pattern(probs)  # [batch, head, q_pos, k_pos]
 
-        z = self.hook_z(tf.einsum("bhqk,bhkd->bqhd", pattern, v_all))  # [batch, q_pos, head, d_head]
+        weights = tf.cast(pattern, v_all.dtype)
+        z = self.hook_z(tf.einsum("bhqk,bhkd->bqhd", weights, v_all))  # [batch, q_pos, head, d_head]
         shape = tf.shape(z)
         merged = tf.reshape(z, [shape[0], shape[1], self.n_heads * self.d_head])
         out = self.output_dense(merged)  # [batch, q_pos, d_model]

@@ -27,7 +27,7 @@ class RobertaMLP(keras.layers.Layer):
     """[batch, pos, d_model] -> [batch, pos, d_model] through d_mlp hidden units."""
 
     def __init__(self, config: RobertaConfig, hook_prefix: str, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         h, i, std = config.hidden_size, config.intermediate_size, config.initializer_range
         self.intermediate = Linear(h, i, std, name="intermediate")
         self.output_dense = Linear(i, h, std, name="output")
@@ -46,7 +46,7 @@ class RobertaBlock(keras.layers.Layer):
     """resid_pre [batch, pos, d_model] -> (resid_post, self pattern, cross pattern, cache)."""
 
     def __init__(self, config: RobertaConfig, index: int, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         p = f"blocks.{index}"
         h, eps = config.hidden_size, config.layer_norm_eps
         self.attn = RobertaAttention(config, f"{p}.attn", name="attention")
@@ -57,7 +57,7 @@ class RobertaBlock(keras.layers.Layer):
             self.cross_ln = LayerNorm(h, eps, name="crossattention_LayerNorm")
         self.mlp = RobertaMLP(config, f"{p}.mlp", name="mlp")
         self.mlp_ln = LayerNorm(h, eps, name="output_LayerNorm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, autocast=False)
         names = ["resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post"]
         if config.add_cross_attention:
             names += ["cross_attn_out", "resid_mid_cross"]

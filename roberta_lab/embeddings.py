@@ -43,7 +43,7 @@ class RobertaEmbeddings(keras.layers.Layer):
     """[batch, seq] ids (or [batch, seq, d_model] embeds) -> [batch, seq, d_model]."""
 
     def __init__(self, config: RobertaConfig, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
         h, std = config.hidden_size, config.initializer_range
         self.word_embeddings = self.add_weight(shape=(config.vocab_size, h), name="word_embeddings",
@@ -55,7 +55,7 @@ class RobertaEmbeddings(keras.layers.Layer):
             shape=(config.type_vocab_size, h), name="token_type_embeddings",
             initializer=truncated_normal(std))
         self.layer_norm = LayerNorm(h, config.layer_norm_eps, name="LayerNorm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, autocast=False)
         self.hook_embed = HookPoint("hook_embed")
         self.hook_pos_embed = HookPoint("hook_pos_embed")
         self.hook_token_type_embed = HookPoint("hook_token_type_embed")

@@ -41,7 +41,7 @@ class RobertaLMHead(keras.layers.Layer):
     """[batch, pos, d_model] -> logits [batch, pos, vocab], tied to the input embeddings."""
 
     def __init__(self, config: RobertaConfig, word_embeddings: keras.Variable, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         h, std = config.hidden_size, config.initializer_range
         self.dense = Linear(h, h, std, name="dense")
         self.layer_norm = LayerNorm(h, config.layer_norm_eps, name="layer_norm")
@@ -122,7 +122,7 @@ class _LMModel(RobertaPreTrainedModel):
 
     def _forward(self, v: dict, training: bool):
         trunk = self.roberta.call(v, training=training)
-        logits = self.lm_head(trunk["last_hidden_state"])  # [batch, pos, vocab]
+        logits = tf.cast(self.lm_head(trunk["last_hidden_state"]), tf.float32)  # [batch, pos, vocab]
         loss = None
         if v["labels"] is not None:
             if self._shift:

@@ -22,7 +22,7 @@ class Linear(keras.layers.Layer):
     """y = x @ kernel + bias.  x: [..., in] -> [..., out]."""
 
     def __init__(self, in_dim: int, out_dim: int, init_std: float, use_bias: bool = True, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.in_dim, self.out_dim = in_dim, out_dim
         self.kernel = self.add_weight(shape=(in_dim, out_dim), name="kernel",
                                       initializer=truncated_normal(init_std))
@@ -48,7 +48,7 @@ class LayerNorm(keras.layers.Layer):
     """LayerNorm over the last axis with gamma/beta, computed in float32 whatever the input."""
 
     def __init__(self, dim: int, eps: float, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.eps = float(eps)
         self.gamma = self.add_weight(shape=(dim,), name="gamma", initializer="ones")
         self.beta = self.add_weight(shape=(dim,), name="beta", initializer="zeros")

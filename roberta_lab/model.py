@@ -53,8 +53,9 @@ class RobertaMainLayer(keras.layers.Layer):
     """Embeddings -> num_hidden_layers blocks -> optional pooler."""
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True, **kw):
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
+        self.compute_dtype_override: tf.DType | None = None
         self.embeddings = RobertaEmbeddings(config, name="embeddings")
         self.blocks = [RobertaBlock(config, i, name=f"layer_._{i}")
                        for i in range(config.num_hidden_layers)]
@@ -96,6 +97,9 @@ class RobertaMainLayer(keras.layers.Layer):
         if types is None:
             types = tf.zeros([batch, seq], tf.int32)
         x = self.embeddings(ids, positions, types, embeds, training=training)
+        # bfloat16 mode: matmuls and the residual stream in bfloat16; LayerNorm and softmax
+        # compute in float32 inside their layers.
+        x = tf.cast(x, self.compute_dtype_override or x.dtype)
         # Graphs only: rows with out-of-range ids become NaN (XLA drops asserts, clamps gathers).
         x = poison_invalid_rows(cfg, x, ids, positions, types)
 
@@ -164,7 +168,7 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
     def __init__(self, config: RobertaConfig, **kw):
         if not isinstance(config, RobertaConfig):
             raise TypeError(f"config must be a RobertaConfig, got {type(config).__name__}")
-        super().__init__(**kw)
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
 
     # --- inputs -----------------------------------------------------------------------------
@@ -194,6 +198,17 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
                 fns[key] = tf.function(self._forward, reduce_retracing=True)
             return fns[key](v, bool(training))
         return self._forward(v, training)
+
+    def set_compute_dtype(self, dtype: str | tf.DType | None) -> None:
+        """``"bfloat16"`` runs the matmuls and the residual stream in bfloat16 (weights stay
+        float32 and are cast on use; LayerNorm and softmax compute in float32); None or
+        ``"float32"`` goes back. Outputs stay float32 logits either way."""
+        dtype = None if dtype is None else tf.as_dtype(dtype)
+        if dtype not in (None, tf.float32, tf.bfloat16, tf.float16):
+            raise ValueError(f"dtype must be 'bfloat16', 'float16', 'float32' or None, got {dtype}")
+        self.roberta.compute_dtype_override = None if dtype == tf.float32 else dtype
+        self.__dict__.pop("_forward_fns", None)  # traced graphs baked in the old dtype
+        self.__dict__.pop("_mask_logits_fn", None)
 
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()

@@ -229,3 +229,24 @@ loss = round(float(outputs.loss), 2)
     assert ns["last_hidden_states"].shape[-1] == 32
     assert ns["logits"].shape[-1] == len(tok)
     assert isinstance(ns["word"], str) and np.isfinite(ns["loss"])
+
+
+def test_bfloat16_mode_agrees_with_float32():
+    import keras
+
+    keras.utils.set_random_seed(5)
+    model = TFRobertaForMaskedLM(tiny_config(initializer_range=0.2))
+    ids = random_ids(4, 9, seed=12)
+    f32 = model(ids, output_attentions=True).logits.numpy()
+    model.set_compute_dtype("bfloat16")
+    out = model(ids, output_attentions=True, output_hidden_states=True)
+    assert out.logits.dtype == tf.float32 and out.hidden_states[-1].dtype == tf.bfloat16
+    assert out.attentions[0].dtype == tf.float32  # softmax stays in float32
+    b16 = out.logits.numpy()
+    assert np.isfinite(b16).all()
+    assert np.abs(b16 - f32).max() < 0.1 * np.abs(f32).max()
+    assert (b16.argmax(-1) == f32.argmax(-1)).mean() > 0.9
+    model.set_compute_dtype(None)
+    assert max_diff(model(ids).logits, f32) == 0.0
+    with pytest.raises(ValueError, match="dtype"):
+        model.set_compute_dtype("int8")
