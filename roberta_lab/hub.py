@@ -31,13 +31,14 @@ def data_dir() -> Path:
 
 
 def bundled_models() -> list[str]:
-    """Names of the models shipped in ``data/`` (``roberta-lab/mini-mlm`` and friends)."""
+    """Names of the models shipped in ``data/`` (``roberta-lab/mini-mlm`` and friends); the
+    shared tokenizer folder ``roberta-lab/tokenizer`` loads by name too but is not a model."""
     try:
         root = data_dir()
     except FileNotFoundError:
         return []
     return sorted(BUNDLED_PREFIX + p.name for p in root.iterdir()
-                  if (p / "config.json").is_file() or (p / "tokenizer.json").is_file())
+                  if (p / "config.json").is_file() or (p / "seq2seq.json").is_file())
 
 
 def local_folder(name_or_path: str | os.PathLike) -> Path | None:
