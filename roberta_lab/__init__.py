@@ -24,6 +24,16 @@ _EXPORTS = {
     "TFRobertaModel": "model",
     "TFRobertaForMaskedLM": "heads", "TFRobertaForCausalLM": "heads",
     "bundled_models": "hub",
+    "mask_prediction": "widgets", "head_ablation": "widgets", "attention_explorer": "widgets",
+    "cache_steps": "widgets", "cross_attention": "widgets",
+    "logit_lens": "lens", "LensResult": "lens",
+    "patch_residual": "patching", "patch_heads": "patching", "patch_block_outputs": "patching",
+    "logit_diff": "patching", "PatchingResult": "patching",
+    "head_role_scores": "head_roles", "top_heads": "head_roles", "HeadRoleScores": "head_roles",
+    "head_view": "viz", "model_view": "viz", "encoder_decoder_view": "viz",
+    "cache_step_view": "viz", "save_html": "viz",
+    "generate": "generation", "trace_generation": "generation",
+    "GenerationTrace": "generation",
 }
 
 __all__ = sorted(_EXPORTS)

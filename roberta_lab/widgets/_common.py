@@ -1,0 +1,271 @@
+"""Shared pieces of the widgets: loading models by name, messages instead of tracebacks,
+matplotlib figures rendered to PNG/SVG bytes, atomic exports and token windows.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot, no global state), so they
+work under any backend, Agg included, and are shown in ``ipywidgets.Image`` widgets.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import os
+import tempfile
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+__all__ = ["WidgetInputError", "load_model", "load_tokenizer", "encode_text", "guarded",
+           "figure_bytes", "write_atomic", "export_figure", "html_page", "heatmap_figure",
+           "clamp_window", "token_labels"]
+
+
+class WidgetInputError(ValueError):
+    """Bad user input (no ``<mask>``, empty text, too long...): shown as a message."""
+
+
+# --- models and tokenizers ------------------------------------------------------------------
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
+def load_tokenizer(name: str) -> Any:
+    """AutoTokenizer for a bundled name, folder or hub id (cached per name)."""
+    key = ("tokenizer", name)
+    if key not in _LOADED:
+        from roberta_lab import AutoTokenizer  # noqa: PLC0415
+
+        try:
+            _LOADED[key] = AutoTokenizer.from_pretrained(name)
+        except Exception as exc:  # noqa: BLE001 - turned into a sentence for the widget
+            raise WidgetInputError(f"Could not load the tokenizer {name!r}: {exc}") from exc
+    return _LOADED[key]
+
+
+def load_model(name: str, kind: str = "auto") -> Any:
+    """A model by name (``roberta-lab/mini-mlm``, a folder or a hub id), cached per name.
+
+    ``kind``: "mlm" (TFRobertaForMaskedLM), "causal" (TFRobertaForCausalLM), "base"
+    (TFRobertaModel) or "auto" (causal when the config says ``is_decoder``, else mlm).
+    An unknown name is a ``WidgetInputError`` naming the bundled models.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise WidgetInputError(f"A model name must be a non-empty string, got {name!r}.")
+    key = (kind, name)
+    if key in _LOADED:
+        return _LOADED[key]
+    import roberta_lab as rl  # noqa: PLC0415
+
+    try:
+        if kind == "auto":
+            cfg = rl.RobertaConfig.from_pretrained(name)
+            kind = "causal" if cfg.is_decoder else "mlm"
+        cls = {"mlm": rl.TFRobertaForMaskedLM, "causal": rl.TFRobertaForCausalLM,
+               "base": rl.TFRobertaModel}[kind]
+        model = cls.from_pretrained(name)
+    except KeyError:
+        raise WidgetInputError(f"Unknown model kind {kind!r}.") from None
+    except Exception as exc:  # noqa: BLE001
+        raise WidgetInputError(f"Could not load the model {name!r} (bundled models: "
+                               f"{rl.bundled_models()}): {exc}") from exc
+    _LOADED[key] = model
+    return model
+
+
+def resolve(model: Any, tokenizer: Any, kind: str = "auto") -> tuple[Any, Any]:
+    """(model or name, tokenizer or name or None) -> (model, tokenizer)."""
+    if isinstance(model, str):
+        name = model
+        model = load_model(name, kind)
+        if tokenizer is None:
+            tokenizer = load_tokenizer(name)
+    if isinstance(tokenizer, str):
+        tokenizer = load_tokenizer(tokenizer)
+    if tokenizer is None:
+        raise WidgetInputError("A tokenizer is needed with a model object: pass tokenizer=.")
+    return model, tokenizer
+
+
+def encode_text(tokenizer: Any, text: Any, max_length: int, *, need_mask: bool = False
+                ) -> np.ndarray:
+    """text -> int32 ids [1, seq], or a WidgetInputError with a clear sentence."""
+    if not isinstance(text, str) or not text.strip():
+        raise WidgetInputError("The text is empty: type a sentence.")
+    mask_token = tokenizer.mask_token
+    if need_mask and mask_token not in text:
+        raise WidgetInputError(f"The text has no {mask_token}: put {mask_token} where a word "
+                               "should be predicted.")
+    ids = np.asarray(tokenizer(text, return_tensors="np")["input_ids"], np.int32)
+    if ids.shape[1] > max_length:
+        raise WidgetInputError(f"The text is {ids.shape[1]} tokens long; this model reads at "
+                               f"most {max_length} tokens (config.max_sequence_length).")
+    return ids
+
+
+def token_labels(tokenizer: Any, ids: Sequence[int]) -> list[str]:
+    """Readable token strings for axes."""
+    ids = [int(i) for i in ids]
+    if hasattr(tokenizer, "display_tokens"):
+        return list(tokenizer.display_tokens(ids))
+    return [tokenizer.decode([i]) for i in ids]
+
+
+# --- messages ---------------------------------------------------------------------------------
+def message_html(text: str, kind: str = "error") -> str:
+    color = {"error": "#b00020", "info": "#555555"}.get(kind, "#555555")
+    return f'<span style="color:{color}">{html.escape(text)}</span>' if text else ""
+
+
+def guarded(method: Callable) -> Callable:
+    """Wrap a widget callback: any exception becomes a sentence in ``self.message``."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(self, *args, **kwargs)
+        except WidgetInputError as exc:
+            self.show_message(str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a widget never shows a traceback
+            self.show_message(f"Something went wrong: {type(exc).__name__}: {exc}")
+            return None
+        return result
+
+    return wrapper
+
+
+# --- figures ----------------------------------------------------------------------------------
+def new_figure(width: float = 6.0, height: float = 4.0) -> Any:
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
+    """Render a Figure to PNG or SVG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt)
+    return buf.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> str:
+    """Write bytes to a temp file beside ``path`` and os.replace it in."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def html_page(title: str, fig: Any, extra_html: str = "") -> str:
+    """A self-contained HTML page: the figure inlined as a base64 PNG, no external resources."""
+    png = base64.b64encode(figure_bytes(fig, "png")).decode("ascii")
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title>"
+            "<style>body{font-family:sans-serif} table{border-collapse:collapse}"
+            " td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"
+            f"<h3>{html.escape(title)}</h3>"
+            f'<img alt="{html.escape(title)}" src="data:image/png;base64,{png}">'
+            f"{extra_html}</body></html>\n")
+
+
+def export_figure(fig: Any, path: str | os.PathLike, title: str = "roberta_lab",
+                  extra_html: str = "") -> str:
+    """Write ``fig`` as .png, .svg or .html (self-contained), chosen by the extension."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext == ".png":
+        data = figure_bytes(fig, "png")
+    elif ext == ".svg":
+        data = figure_bytes(fig, "svg")
+    elif ext in (".html", ".htm"):
+        data = html_page(title, fig, extra_html).encode("utf-8")
+    else:
+        raise WidgetInputError(f"Cannot export to {os.fspath(path)!r}: use a .png, .svg or "
+                               ".html file name.")
+    return write_atomic(path, data)
+
+
+def heatmap_figure(data: np.ndarray, *, x_labels: Sequence[str] | None = None,
+                   y_labels: Sequence[str] | None = None, title: str = "",
+                   xlabel: str = "", ylabel: str = "", cmap: str = "viridis",
+                   vmin: float | None = None, vmax: float | None = None,
+                   annotate: bool = False, size: tuple[float, float] | None = None) -> Any:
+    """A labelled heatmap of a 2-D array (rows on y, columns on x)."""
+    data = np.asarray(data, np.float64)
+    rows, cols = data.shape
+    if size is None:
+        size = (min(2.5 + 0.28 * cols, 14.0), min(2.0 + 0.25 * rows, 12.0))
+    fig = new_figure(*size)
+    ax = fig.add_subplot()
+    im = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fontsize = 8 if max(rows, cols) <= 40 else 6
+    if x_labels is not None:
+        ax.set_xticks(range(cols), [str(t) for t in x_labels], rotation=90, fontsize=fontsize)
+    if y_labels is not None:
+        ax.set_yticks(range(rows), [str(t) for t in y_labels], fontsize=fontsize)
+    if annotate and rows * cols <= 400:
+        for r in range(rows):
+            for c in range(cols):
+                ax.text(c, r, f"{data[r, c]:.2f}", ha="center", va="center", fontsize=6,
+                        color="white")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return fig
+
+
+def clamp_window(window: tuple[int, int] | None, length: int) -> tuple[int, int]:
+    """(start, stop) clipped to [0, length], stop > start; None -> the whole range."""
+    if window is None:
+        return 0, length
+    start, stop = int(window[0]), int(window[1])
+    start = min(max(start, 0), max(length - 1, 0))
+    stop = min(max(stop, start + 1), length)
+    return start, stop
+
+
+def head_options(n_heads: int, with_all: bool = False) -> list[tuple[str, Any]]:
+    opts = [(f"head {h}", h) for h in range(n_heads)]
+    return ([("all heads", "all")] if with_all else []) + opts
+
+
+class ShellMixin:
+    """What every widget shell has: ``message`` (an HTML widget) and ``show_message``."""
+
+    message: Any
+    widget: Any
+
+    def _repr_mimebundle_(self, **kw: Any) -> Any:  # pragma: no cover - notebook only
+        return self.widget._repr_mimebundle_(**kw)
+
+    def show_plot(self, image: Any, key: Any, make_figure: Callable[[], Any]) -> None:
+        """Render ``make_figure()`` into the Image widget unless it already shows ``key``
+        (rendering is the slow part of an update; unchanged views are skipped)."""
+        shown = self.__dict__.setdefault("_shown", {})
+        if shown.get(id(image)) == key and image.value:
+            return
+        image.value = figure_bytes(make_figure())
+        shown[id(image)] = key
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.message.value = message_html(text, kind)
+
+    def clear_message(self) -> None:
+        self.message.value = ""
+
+    @property
+    def message_text(self) -> str:
+        """The message shown, as plain text ('' when none)."""
+        import re  # noqa: PLC0415
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self.message.value))

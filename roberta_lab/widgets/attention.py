@@ -1,0 +1,215 @@
+"""Attention explorer: one head's token-by-token pattern as a heatmap, with its head-role
+scores (attention to <s>, </s>, punctuation, previous/next token, self, entropy) beside it.
+
+    >>> attention_explorer("roberta-lab/mini-mlm", text="The cat sat on the mat.")  # doctest: +SKIP
+
+A token window (``window=(start, stop)``, an IntRangeSlider in the widget) keeps long inputs
+(512 tokens) readable: only rows and columns start..stop-1 are drawn.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from ._common import (ShellMixin, WidgetInputError, clamp_window, encode_text, export_figure,
+                      guarded, head_options, heatmap_figure, resolve, token_labels)
+
+DEFAULT_TEXT = "The keys to the cabinet are on the table, and the cat sat on the mat."
+ROLE_NAMES = ("bos", "eos", "punct", "prev", "next", "self", "entropy")
+DEFAULT_WINDOW = 64
+
+
+def simple_role_scores(pattern: np.ndarray, ids: np.ndarray, bos: int, eos: int,
+                       punct: np.ndarray) -> dict[str, float]:
+    """Role scores of one head from its pattern [q, k] (no padding): the fallback used when
+    ``roberta_lab.head_roles`` is not importable."""
+    p = np.asarray(pattern, np.float64)
+    n = p.shape[0]
+    out = {"bos": p[:, ids == bos].sum(-1).mean(), "eos": p[:, ids == eos].sum(-1).mean(),
+           "punct": p[:, np.isin(ids, punct)].sum(-1).mean(), "self": np.diag(p).mean(),
+           "prev": np.diag(p, -1).mean() if n > 1 else np.nan,
+           "next": np.diag(p, 1).mean() if n > 1 else np.nan,
+           "entropy": -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)).sum(-1).mean()}
+    return {k: float(v) for k, v in out.items()}
+
+
+class AttentionController:
+    """Text -> ``run_with_cache`` (every layer's ``hook_pattern``) -> patterns and roles."""
+
+    def __init__(self, model: Any, tokenizer: Any, text: str = DEFAULT_TEXT):
+        self.model, self.tokenizer = model, tokenizer
+        cfg = model.config
+        self.n_layers, self.n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
+        self.text: str | None = None
+        self.n_runs = 0
+        self._punct: np.ndarray | None = None
+        self.set_text(text)
+
+    def set_text(self, text: str) -> bool:
+        """Run the model on ``text`` (nothing happens when the text is unchanged)."""
+        if text == self.text:
+            return False
+        ids = encode_text(self.tokenizer, text, self.model.config.max_sequence_length)
+        names = [f"blocks.{l}.attn.hook_pattern" for l in range(self.n_layers)]
+        _, cache = self.model.run_with_cache(ids, names_filter=names)
+        self.n_runs += 1
+        self.ids = ids[0]
+        self.patterns = np.stack([cache[n][0] for n in names])  # [layers, heads, q, k]
+        self.tokens = token_labels(self.tokenizer, self.ids)
+        self.text = text
+        self._roles = None
+        return True
+
+    @property
+    def length(self) -> int:
+        return len(self.ids)
+
+    def _check(self, layer: int, head: int) -> None:
+        if not (0 <= int(layer) < self.n_layers and 0 <= int(head) < self.n_heads):
+            raise WidgetInputError(f"No head L{layer}H{head} in a {self.n_layers} x "
+                                   f"{self.n_heads} model.")
+
+    def pattern(self, layer: int, head: int, window: tuple[int, int] | None = None) -> np.ndarray:
+        """hook_pattern[layer][0, head] restricted to the window: [stop-start, stop-start]."""
+        self._check(layer, head)
+        a, b = clamp_window(window, self.length)
+        return self.patterns[layer, head, a:b, a:b]
+
+    def punct_ids(self) -> np.ndarray:
+        if self._punct is None:
+            try:
+                from roberta_lab.head_roles import punctuation_ids  # noqa: PLC0415
+
+                self._punct = np.asarray(punctuation_ids(self.tokenizer), np.int64)
+            except ImportError:  # pragma: no cover - head_roles ships with the package
+                self._punct = np.zeros(0, np.int64)
+        return self._punct
+
+    def roles(self, layer: int, head: int) -> dict[str, float]:
+        """Head-role scores of one head on this text (``roberta_lab.head_roles``)."""
+        self._check(layer, head)
+        cfg = self.model.config
+        if self._roles is None:
+            try:
+                from roberta_lab.head_roles import scores_from_patterns  # noqa: PLC0415
+            except ImportError:  # pragma: no cover
+                scores_from_patterns = None
+            if scores_from_patterns is not None:
+                s = scores_from_patterns([p[None] for p in self.patterns], self.ids[None],
+                                         punct_ids=self.punct_ids(), bos_id=cfg.bos_token_id,
+                                         eos_id=cfg.eos_token_id)
+                self._roles = {r: np.asarray(s[r]) for r in ROLE_NAMES}
+            else:  # pragma: no cover
+                grid = [[simple_role_scores(self.patterns[l, h], self.ids, cfg.bos_token_id,
+                                            cfg.eos_token_id, self.punct_ids())
+                         for h in range(self.n_heads)] for l in range(self.n_layers)]
+                self._roles = {r: np.array([[g[r] for g in row] for row in grid])
+                               for r in ROLE_NAMES}
+        return {r: float(self._roles[r][layer, head]) for r in ROLE_NAMES}
+
+    def figure(self, layer: int, head: int, window: tuple[int, int] | None = None) -> Any:
+        a, b = clamp_window(window, self.length)
+        labels = self.tokens[a:b]
+        return heatmap_figure(self.pattern(layer, head, (a, b)), x_labels=labels,
+                              y_labels=labels, xlabel="key", ylabel="query", vmin=0.0,
+                              title=f"layer {layer}, head {head}, tokens {a}..{b - 1}")
+
+    def roles_html(self, layer: int, head: int) -> str:
+        rows = "".join(f"<tr><td>{r}</td><td>{v:.3f}</td></tr>"
+                       for r, v in self.roles(layer, head).items())
+        return f"<table><tr><th>role</th><th>L{layer}H{head}</th></tr>{rows}</table>"
+
+    def to_html(self, layer: int, head: int, window: tuple[int, int] | None = None) -> str:
+        """A self-contained HTML page (heatmap as an inline PNG, roles, tokens)."""
+        from ._common import html_page  # noqa: PLC0415
+
+        a, b = clamp_window(window, self.length)
+        extra = (self.roles_html(layer, head) + "<p>" +
+                 " ".join(html.escape(t) for t in self.tokens[a:b]) + "</p>")
+        return html_page(f"Attention L{layer}H{head}", self.figure(layer, head, (a, b)), extra)
+
+
+class AttentionExplorerWidget(ShellMixin):
+    """Text box, layer/head dropdowns, token window; heatmap + role table."""
+
+    def __init__(self, model: Any, tokenizer: Any = None, *, text: str = DEFAULT_TEXT,
+                 layer: int = 0, head: int = 0, window: tuple[int, int] | None = None):
+        import ipywidgets as W  # noqa: PLC0415
+
+        self.message = W.HTML()
+        self.controller = None
+        self._hold = False  # set while the window is adjusted to a new text
+        try:
+            model, tokenizer = resolve(model, tokenizer, "auto")
+            self.controller = AttentionController(model, tokenizer, text)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(str(exc))
+        c = self.controller
+        L, H, n = (c.n_layers, c.n_heads, c.length) if c else (1, 1, 1)
+        self.text = W.Textarea(value=text, description="text", continuous_update=False,
+                               layout=W.Layout(width="90%"))
+        self.layer_select = W.Dropdown(options=list(range(L)), value=min(layer, L - 1),
+                                       description="layer")
+        self.head_select = W.Dropdown(options=head_options(H), value=min(head, H - 1),
+                                      description="head")
+        start, stop = clamp_window(window or (0, DEFAULT_WINDOW), n)
+        self.window = W.IntRangeSlider(value=(start, stop), min=0, max=n, description="tokens")
+        self.plot = W.Image(format="png")
+        self.roles = W.HTML()
+        self.widget = W.VBox([self.text, W.HBox([self.layer_select, self.head_select]),
+                              self.window, self.message, W.HBox([self.plot, self.roles])])
+        self.text.observe(self._on_text, names="value")
+        for w in (self.layer_select, self.head_select, self.window):
+            w.observe(lambda _: None if self._hold else self.update(), names="value")
+        if c is not None:
+            self.update()
+
+    @guarded
+    def _on_text(self, change: dict) -> None:
+        if self.controller.set_text(change["new"]):
+            n = self.controller.length
+            self._hold = True
+            try:
+                self.window.max = n
+                self.window.value = clamp_window((0, DEFAULT_WINDOW), n)
+            finally:
+                self._hold = False
+        self.update()
+
+    @property
+    def view(self) -> tuple[int, int, tuple[int, int]]:
+        return self.layer_select.value, self.head_select.value, tuple(self.window.value)
+
+    @property
+    def heatmap_data(self) -> np.ndarray:
+        layer, head, window = self.view
+        return self.controller.pattern(layer, head, window)
+
+    @guarded
+    def update(self) -> None:
+        if self.controller is None:
+            return
+        layer, head, window = self.view
+        self.show_plot(self.plot, (self.controller.text, layer, head, window),
+                       lambda: self.controller.figure(layer, head, window))
+        self.roles.value = self.controller.roles_html(layer, head)
+        self.clear_message()
+
+    def export(self, path: str) -> str:
+        """The current view as .png, .svg or self-contained .html."""
+        if self.controller is None:
+            raise WidgetInputError("Nothing to export: the widget has no model.")
+        layer, head, window = self.view
+        if str(path).lower().endswith((".html", ".htm")):
+            from ._common import write_atomic  # noqa: PLC0415
+
+            return write_atomic(path, self.controller.to_html(layer, head, window).encode())
+        return export_figure(self.controller.figure(layer, head, window), path)
+
+
+def attention_explorer(model: Any, tokenizer: Any = None, **kw: Any) -> AttentionExplorerWidget:
+    """One line: ``attention_explorer("roberta-lab/mini-mlm", text="...")``."""
+    return AttentionExplorerWidget(model, tokenizer, **kw)

@@ -1,0 +1,211 @@
+"""Cross-attention: the seq2seq model's decoder-to-encoder alignment, per layer and head.
+
+    >>> cross_attention("roberta-lab/mini-seq2seq", source="a b c d")        # doctest: +SKIP
+    >>> CrossAttentionWidget(encoder, decoder, tok, source="a b c d")        # doctest: +SKIP
+
+The source is encoded once; the decoder decodes greedily from ``<s>`` (a plain loop over
+``decoder(ids, encoder_hidden_states=...)``) until ``</s>`` or ``max_new_tokens``. Then one
+call with ``output_attentions=True`` over the decoder inputs gives ``cross_attentions``: row
+``i`` is the decoder position that *predicts* generated token ``i`` (the "predicting"
+convention of ``roberta_lab.training.evaluate``), the columns are the source tokens.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from ._common import (ShellMixin, WidgetInputError, clamp_window, encode_text, export_figure,
+                      guarded, head_options, heatmap_figure, load_tokenizer,
+                      token_labels)
+
+DEFAULT_SOURCE = "a b c d e"
+
+
+def load_seq2seq(name: str) -> tuple[Any, Any, Any]:
+    """(encoder, decoder, tokenizer) from a bundled name or folder with encoder/ and decoder/."""
+    from roberta_lab import TFRobertaForCausalLM, TFRobertaModel  # noqa: PLC0415
+    from roberta_lab.hub import local_folder  # noqa: PLC0415
+
+    try:
+        folder = local_folder(name)
+    except Exception as exc:  # noqa: BLE001
+        raise WidgetInputError(f"Unknown seq2seq model {name!r}: {exc}") from exc
+    if folder is None or not (folder / "encoder").is_dir() or not (folder / "decoder").is_dir():
+        raise WidgetInputError(f"{name!r} is not a seq2seq model folder (it needs encoder/ and "
+                               "decoder/ subfolders), e.g. roberta-lab/mini-seq2seq.")
+    try:
+        enc = TFRobertaModel.from_pretrained(str(folder / "encoder"))
+        dec = TFRobertaForCausalLM.from_pretrained(str(folder / "decoder"))
+    except Exception as exc:  # noqa: BLE001
+        raise WidgetInputError(f"Could not load the seq2seq model {name!r}: {exc}") from exc
+    return enc, dec, load_tokenizer(str(folder))
+
+
+class CrossAttentionController:
+    """Source text -> encoder -> greedy decoder loop -> cross-attention [layers, heads, tgt, src]."""
+
+    def __init__(self, encoder: Any, decoder: Any, tokenizer: Any, source: str = DEFAULT_SOURCE,
+                 *, max_new_tokens: int = 32):
+        dcfg = decoder.config
+        if not (dcfg.is_decoder and dcfg.add_cross_attention):
+            raise WidgetInputError("The decoder needs config.is_decoder=True and "
+                                   "add_cross_attention=True.")
+        self.encoder, self.decoder, self.tokenizer = encoder, decoder, tokenizer
+        self.n_layers, self.n_heads = dcfg.num_hidden_layers, dcfg.num_attention_heads
+        self.max_new_tokens = int(max_new_tokens)
+        if self.max_new_tokens < 1:
+            raise WidgetInputError("Decode at least one token.")
+        self.source: str | None = None
+        self.n_runs = 0
+        self.set_source(source)
+
+    def set_source(self, source: str) -> bool:
+        if source == self.source:
+            return False
+        tok, dcfg = self.tokenizer, self.decoder.config
+        src = encode_text(tok, source, self.encoder.config.max_sequence_length)
+        src_mask = np.ones_like(src)
+        states = self.encoder(src, attention_mask=src_mask).last_hidden_state
+        bos = dcfg.bos_token_id if dcfg.bos_token_id is not None else tok.bos_token_id
+        eos = dcfg.eos_token_id if dcfg.eos_token_id is not None else tok.eos_token_id
+        ids = [int(bos)]
+        budget = min(self.max_new_tokens, dcfg.max_sequence_length)
+        for _ in range(budget):
+            logits = self.decoder(np.array([ids], np.int32), encoder_hidden_states=states,
+                                  encoder_attention_mask=src_mask).logits
+            nxt = int(np.argmax(np.asarray(logits[0, -1])))
+            ids.append(nxt)
+            if nxt == eos:
+                break
+        self.n_runs += 1
+        self.decoder_input_ids = np.array(ids[:-1], np.int32)  # position i predicts ids[i + 1]
+        self.generated_ids = ids[1:]
+        out = self.decoder(self.decoder_input_ids[None], encoder_hidden_states=states,
+                           encoder_attention_mask=src_mask, output_attentions=True)
+        self.cross = np.stack([np.asarray(a)[0] for a in out.cross_attentions])  # [L, H, t, s]
+        self.source_ids, self.encoder_states, self.source = src[0], states, source
+        self.source_tokens = token_labels(tok, self.source_ids)
+        self.target_tokens = token_labels(tok, self.generated_ids)
+        self.output_text = tok.decode(self.generated_ids, skip_special_tokens=True)
+        return True
+
+    def pattern(self, layer: int, head: Any, window: tuple[int, int] | None = None
+                ) -> np.ndarray:
+        """[target, source] for one head ("mean": the layer's mean), source columns windowed."""
+        if not 0 <= int(layer) < self.n_layers:
+            raise WidgetInputError(f"Layer {layer} is outside 0..{self.n_layers - 1}.")
+        a, b = clamp_window(window, len(self.source_ids))
+        grid = self.cross[int(layer)]
+        grid = grid.mean(axis=0) if head == "mean" else grid[int(head)]
+        return grid[:, a:b]
+
+    def figure(self, layer: int, head: Any, window: tuple[int, int] | None = None) -> Any:
+        a, b = clamp_window(window, len(self.source_ids))
+        return heatmap_figure(self.pattern(layer, head, (a, b)),
+                              x_labels=self.source_tokens[a:b],
+                              y_labels=[f"-> {t}" for t in self.target_tokens],
+                              xlabel="source token", ylabel="decoder position predicting",
+                              vmin=0.0, title=f"cross-attention layer {layer}, head {head}")
+
+    def to_html(self, layer: int, head: Any, window: tuple[int, int] | None = None) -> str:
+        from ._common import html_page  # noqa: PLC0415
+
+        extra = (f"<p>source: {html.escape(self.source or '')}</p>"
+                 f"<p>output: {html.escape(self.output_text)}</p>")
+        return html_page(f"Cross-attention L{layer} {head}", self.figure(layer, head, window),
+                         extra)
+
+
+class CrossAttentionWidget(ShellMixin):
+    """Source text box, layer/head dropdowns and a source window over the alignment heatmap."""
+
+    def __init__(self, encoder: Any, decoder: Any = None, tokenizer: Any = None, *,
+                 source: str = DEFAULT_SOURCE, max_new_tokens: int = 32):
+        import ipywidgets as W  # noqa: PLC0415
+
+        self.message = W.HTML()
+        self.controller = None
+        self._hold = False  # set while the window is adjusted to a new text
+        try:
+            if isinstance(encoder, str):
+                encoder, decoder_, tok_ = load_seq2seq(encoder)
+                decoder = decoder_ if decoder is None else decoder
+                tokenizer = tok_ if tokenizer is None else tokenizer
+            if decoder is None or tokenizer is None:
+                raise WidgetInputError("Give an encoder, a decoder and a tokenizer (or the name "
+                                       "of a seq2seq model such as roberta-lab/mini-seq2seq).")
+            if isinstance(tokenizer, str):
+                tokenizer = load_tokenizer(tokenizer)
+            self.controller = CrossAttentionController(encoder, decoder, tokenizer, source,
+                                                       max_new_tokens=max_new_tokens)
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(str(exc))
+        c = self.controller
+        L, H, n = (c.n_layers, c.n_heads, len(c.source_ids)) if c else (1, 1, 1)
+        self.source = W.Text(value=source, description="source", continuous_update=False,
+                             layout=W.Layout(width="90%"))
+        self.layer_select = W.Dropdown(options=list(range(L)), description="layer")
+        self.head_select = W.Dropdown(options=[("mean of heads", "mean")] + head_options(H),
+                                      value=0, description="head")
+        self.window = W.IntRangeSlider(value=(0, n), min=0, max=n, description="source")
+        self.output = W.HTML()
+        self.plot = W.Image(format="png")
+        self.widget = W.VBox([self.source, W.HBox([self.layer_select, self.head_select]),
+                              self.window, self.message, self.output, self.plot])
+        self.source.observe(self._on_source, names="value")
+        for w in (self.layer_select, self.head_select, self.window):
+            w.observe(lambda _: None if self._hold else self.update(), names="value")
+        if c is not None:
+            self.update()
+
+    @guarded
+    def _on_source(self, change: dict) -> None:
+        if self.controller.set_source(change["new"]):
+            n = len(self.controller.source_ids)
+            self._hold = True
+            try:
+                self.window.max = n
+                self.window.value = (0, n)
+            finally:
+                self._hold = False
+        self.update()
+
+    @property
+    def view(self) -> tuple[int, Any, tuple[int, int]]:
+        return self.layer_select.value, self.head_select.value, tuple(self.window.value)
+
+    @property
+    def heatmap_data(self) -> np.ndarray:
+        layer, head, window = self.view
+        return self.controller.pattern(layer, head, window)
+
+    @guarded
+    def update(self) -> None:
+        if self.controller is None:
+            return
+        layer, head, window = self.view
+        self.output.value = f"<p>output: <b>{html.escape(self.controller.output_text)}</b></p>"
+        self.show_plot(self.plot, (self.controller.source, layer, head, window),
+                       lambda: self.controller.figure(layer, head, window))
+        self.clear_message()
+
+    def export(self, path: str) -> str:
+        """The current heatmap as .png, .svg or self-contained .html."""
+        if self.controller is None:
+            raise WidgetInputError("Nothing to export: the widget has no model.")
+        layer, head, window = self.view
+        if str(path).lower().endswith((".html", ".htm")):
+            from ._common import write_atomic  # noqa: PLC0415
+
+            return write_atomic(path, self.controller.to_html(layer, head, window).encode())
+        return export_figure(self.controller.figure(layer, head, window), path)
+
+
+def cross_attention(encoder: Any = "roberta-lab/mini-seq2seq", decoder: Any = None,
+                    tokenizer: Any = None, **kw: Any) -> CrossAttentionWidget:
+    """One line: ``cross_attention("roberta-lab/mini-seq2seq", source="a b c")`` or
+    ``cross_attention(encoder, decoder, tokenizer, source=...)``."""
+    return CrossAttentionWidget(encoder, decoder, tokenizer, **kw)
