@@ -87,9 +87,10 @@ def main() -> None:
         positions = np.sort(rng.choice(np.arange(1, SWEEP_SEQ - 1), (BATCH, 8), replace=True), 1)
         metric = Metric("loss", positions, np.take_along_axis(sids, positions, 1))
         t = time.perf_counter()
-        result = sweep_heads(model, sids, smask, metric, chunk_size=2 * BATCH, progress=False)
-        emit(SYSTEM, "sweep_all_heads", shape, {"median_s": time.perf_counter() - t, "runs": 1,
-                                                "conditions": L * H})
+        result = sweep_heads(model, sids, smask, metric, progress=False)
+        first = time.perf_counter() - t  # includes tracing one graph per start layer
+        r = measure(lambda: sweep_heads(model, sids, smask, metric, progress=False), 2, warmup=0)
+        emit(SYSTEM, "sweep_all_heads", shape, {**r, "first_call_s": first, "conditions": L * H})
         loop = tf.function(lambda i, a, hm: model(i, attention_mask=a, head_mask=hm).logits)
 
         def one_at_a_time():
@@ -103,10 +104,10 @@ def main() -> None:
                                                np.arange(BATCH)).numpy().mean())
             return np.array(values)
         loop(sids, smask, np.ones((L, H), np.float32))
-        t = time.perf_counter()
         reference = one_at_a_time()
+        r = measure(one_at_a_time, 2, warmup=0)
         emit(SYSTEM, "sweep_all_heads_loop", shape, {
-            "median_s": time.perf_counter() - t, "runs": 1, "conditions": L * H,
+            **r, "conditions": L * H,
             "max_abs_diff_vs_batched": float(np.abs(reference - result.metric).max())})
     if wanted("importance", only):
         sids, smask = inputs(shape, BATCH, SWEEP_SEQ, seed=1)
@@ -123,8 +124,6 @@ def main() -> None:
             for label, kw in (("cached_compiled", dict(compiled=True)),
                               ("cached_eager", dict(compiled=False)),
                               ("nocache", dict(use_cache=False, compiled=False))):
-                if label != "cached_compiled" and steps == 256 and shape == "base" and label == "nocache":
-                    pass
                 r = measure(lambda: generate(dec, prompt, max_new_tokens=steps, **kw), 3)
                 r["per_token_ms"] = 1000 * r["median_s"] / steps
                 emit(SYSTEM, f"generate_{steps}_{label}", shape, r)

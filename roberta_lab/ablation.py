@@ -194,12 +194,18 @@ def head_means(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | N
     return z[:, keep].mean(axis=1)
 
 
+def _SWEEP_NAMES(name: str) -> bool:  # a module-level function: compiled runs are cached by it
+    return name.endswith("hook_resid_pre") or name == "lm_head.hook_logits"
+
+
 def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, metric: Metric,
           conditions: Sequence[Iterable[tuple[int, int]]], *, method: str = "zero",
           means: np.ndarray | None = None, labels: Sequence[str] | None = None,
-          chunk_size: int = 64, compile: bool = True, progress: bool = True) -> SweepResult:
+          chunk_size: int | None = None, compile: bool = True, progress: bool = True,
+          memory_mb: int = 256) -> SweepResult:
     """Evaluate ``metric`` with each condition's heads ablated. A condition is a set of
-    (layer, head) pairs. Rows = conditions x texts, run ``chunk_size`` rows at a time."""
+    (layer, head) pairs. Rows = conditions x texts, run ``chunk_size`` rows at a time (by
+    default as many as keep one layer's activations under ``memory_mb``)."""
     if method not in ("zero", "mean"):
         raise ValueError(f"method must be 'zero' or 'mean', got {method!r}")
     cfg = model.config
@@ -208,6 +214,10 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
     if metric.positions.shape[0] != len(ids):
         raise ValueError(f"metric covers {metric.positions.shape[0]} texts, input_ids has {len(ids)}")
+    if chunk_size is None:
+        seq = ids.shape[1]
+        per_row = 4 * seq * (cfg.intermediate_size + 4 * cfg.hidden_size + 2 * H * seq)
+        chunk_size = int(max(1, min(len(ids) * len(conditions), memory_mb * 2**20 // per_row)))
     conds = [sorted(set((int(l), int(h)) for l, h in c)) for c in conditions]
     for c in conds:
         if not c or any(not (0 <= l < L and 0 <= h < H) for l, h in c):
@@ -216,9 +226,8 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         if means is None:
             raise ValueError("method='mean' needs means=head_means(model, reference_ids, mask)")
         means = tf.constant(np.asarray(means, np.float32))
-    _, cache = model.run_with_cache(ids, attention_mask=mask,
-                                    names_filter=lambda n: n.endswith("hook_resid_pre") or
-                                    n == "lm_head.hook_logits")
+    _, cache = model.run_with_cache(ids, attention_mask=mask, compile=compile,
+                                    names_filter=_SWEEP_NAMES)
     n_texts = len(ids)
     all_rows = np.arange(n_texts)
     pos = np.maximum(metric.positions, 0)
@@ -235,11 +244,14 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         chunk = [r for r in todo[i:i + chunk_size] if conds[r[0]][0][0] == start]
         i += len(chunk)
         texts = np.array([t for _, t in chunk])
-        ablate = np.zeros((chunk_size, L, H), np.float32)
+        # Pad to a fixed shape per start layer (one trace each), but never beyond the rows
+        # that layer has: padding rows cost as much as real ones.
+        group = sum(1 for ci, _ in todo if conds[ci][0][0] == start)
+        pad = min(chunk_size, group) - len(chunk)
+        ablate = np.zeros((len(chunk) + pad, L, H), np.float32)
         for row, (ci, _) in enumerate(chunk):
             for lyr, h in conds[ci]:
                 ablate[row, lyr, h] = 1.0
-        pad = chunk_size - len(chunk)  # fixed chunk shape: one trace per start layer
         rows_texts = np.concatenate([texts, np.repeat(texts[:1], pad)])
         x = tf.gather(cache[f"blocks.{start}.hook_resid_pre"], rows_texts)
         head_mask = tf.constant(1.0 - ablate) if method == "zero" else None

@@ -10,7 +10,8 @@ What is checked, for every argument of the seed's signature:
 
 * type and dtype: ids and labels must be integer (float ids are refused, never rounded); masks
   may be bool, integer or float; ``inputs_embeds``, ``encoder_hidden_states`` and the cache must
-  be floating; the four flags and ``training`` must be bools (or None); strings, objects and
+  be floating (the first two are brought to float32: weights are float32 and the model picks its
+  own compute dtype); the four flags and ``training`` must be bools (or None); strings, objects and
   ragged lists are refused; unknown keyword arguments, unknown dict keys and over-long input
   lists are refused.
 * rank and shape agreement with each other and with the config: ``[batch, seq]`` ids, types,
@@ -126,7 +127,9 @@ def to_tensor(name: str, value: Any, kind: str | bool) -> tf.Tensor | None:
     if kind == "float":
         if not dtype.is_floating:
             raise TypeError(f"{name} must be a floating tensor, got dtype {dtype.name}")
-        return tf.convert_to_tensor(value)
+        # Weights are float32 and the model picks its own compute dtype (set_compute_dtype), so
+        # float16/bfloat16/float64 inputs are brought to float32 here rather than failing inside.
+        return tf.cast(value, tf.float32) if dtype != tf.float32 else tf.convert_to_tensor(value)
     if dtype.is_bool or dtype.is_integer:
         return tf.cast(value, tf.float32)
     return tf.convert_to_tensor(value)
@@ -366,17 +369,15 @@ def _check_values(config: RobertaConfig, v: dict[str, Any]) -> None:
                 v["labels"] = tf.identity(labels)
     for name in _MASKS + _FLOATS:
         t = v[name]
-        if t is None:
-            continue
-        arr = _concrete(t)
-        if arr is None:
-            continue
-        if not np.isfinite(arr).all():
+        if t is None or not tf.executing_eagerly():
+            continue  # in graphs: values unknown until run time
+        # Reduced on the tensor's device: one scalar comes back, not the whole tensor.
+        if not bool(tf.reduce_all(tf.math.is_finite(t))):
             raise ValueError(f"{name} must be finite; got NaN or inf")
         if name in ("attention_mask", "encoder_attention_mask") and \
-                not np.isin(arr, (0.0, 1.0)).all():
+                not bool(tf.reduce_all(tf.logical_or(tf.equal(t, 0), tf.equal(t, 1)))):
             raise ValueError(f"{name} must hold 0 (masked) or 1 (attend); got values "
-                             f"{np.unique(arr)[:5].tolist()}")
+                             f"{np.unique(t.numpy())[:5].tolist()}")
 
 
 def poison_invalid_rows(config: RobertaConfig, x: tf.Tensor, input_ids: tf.Tensor | None,

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from . import checkpoint
@@ -43,6 +44,11 @@ def _structure_key(value: Any) -> Any:
     if isinstance(value, (tf.Tensor, tf.Variable)):
         return ("T", value.shape.rank, value.dtype.name)
     return value
+
+
+def _is_plain(value: Any) -> bool:
+    """Python scalars and None: values Keras will not take inside a call argument."""
+    return value is None or isinstance(value, (bool, int, float, str, np.bool_))
 
 
 def _flag(value: Any, default: bool) -> bool:
@@ -175,8 +181,19 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Keras only accepts tensors and plain containers positionally; a tokenizer's
         # BatchEncoding (a dict subclass) is the seed's second input format.
-        if args and isinstance(args[0], Mapping) and type(args[0]) is not dict:
-            args = (dict(args[0]),) + args[1:]
+        # A dict or list may also carry flags (HF allows {"input_ids": x, "output_attentions":
+        # True}); Keras refuses non-tensors inside a call argument, so flags (and Nones) move
+        # to keywords. Dict entries still win over keywords of the same name.
+        if args and isinstance(args[0], (list, tuple)) and len(args[0]) <= len(self.signature) \
+                and any(_is_plain(x) for x in args[0]):
+            args = (dict(zip(self.signature, args[0])),) + args[1:]
+        if args and isinstance(args[0], Mapping):
+            entries = dict(args[0])
+            kwargs.update({k: v for k, v in entries.items() if _is_plain(v)})
+            tensors = {k: v for k, v in entries.items() if not _is_plain(v)}
+            for key in tensors:
+                kwargs.pop(key, None)
+            args = (tensors,) + args[1:]
         return super().__call__(*args, **kwargs)
 
     def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -188,6 +205,7 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
     compiled_forward: bool = True
 
     def _run(self, v: dict[str, Any], training: bool) -> Any:
+        training = check_training(training)
         if self.compiled_forward and tf.executing_eagerly() and \
                 not any(hp.fns for hp in self.hook_dict.values()):
             # One function per input structure (which inputs are given, their ranks, the flags):

@@ -184,11 +184,19 @@ class RobertaTokenizer:
             _check_text(t, "text")
         pairs = None
         if text_pair is not None:
+            if not isinstance(text_pair, (str, list, tuple)):
+                raise TypeError(f"text_pair must be a str or a list of str, got "
+                                f"{type(text_pair).__name__}")
             pairs = [text_pair] if isinstance(text_pair, str) else list(text_pair)
             if len(pairs) != len(texts):
                 raise ValueError(f"text_pair has {len(pairs)} entries but text has {len(texts)}")
             for t in pairs:
                 _check_text(t, "text_pair")
+        for name, value in (("max_length", max_length), ("pad_to_multiple_of", pad_to_multiple_of)):
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (int, np.integer))
+                                      or value <= 0):
+                raise ValueError(f"{name} must be a positive int or None, got {value!r}")
         if return_tensors not in (None, "tf", "np", "pt"):
             raise ValueError(f"return_tensors must be None, 'tf', 'np' or 'pt', got {return_tensors!r}")
         inputs = texts if pairs is None else list(zip(texts, pairs))
