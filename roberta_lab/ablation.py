@@ -233,7 +233,9 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     pos = np.maximum(metric.positions, 0)
     clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
     baseline_per_text = metric.score(tf.constant(clean_logits), all_rows).numpy()
-    tail = _Tail(model, compile)
+    # The compiled tails live on the model, so a second sweep reuses their traces.
+    tails = model.__dict__.setdefault("_sweep_tails", {})
+    tail = tails.setdefault(compile, _Tail(model, compile))
     per_text = np.zeros((len(conds), n_texts), np.float32)
     order = sorted(range(len(conds)), key=lambda i: conds[i][0][0])
     todo = [(ci, t) for ci in order for t in range(n_texts)]  # rows grouped by start layer
