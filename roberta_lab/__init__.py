@@ -32,8 +32,8 @@ _EXPORTS = {
     "head_role_scores": "head_roles", "top_heads": "head_roles", "HeadRoleScores": "head_roles",
     "head_view": "viz", "model_view": "viz", "encoder_decoder_view": "viz",
     "cache_step_view": "viz", "save_html": "viz",
-    "generate": "generation", "trace_generation": "generation",
-    "GenerationTrace": "generation",
+    "generate": "generation", "trace_generation": "step_trace",
+    "GenerationTrace": "step_trace",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from conftest import random_ids, tiny_config
 from roberta_lab import TFRobertaForCausalLM, TFRobertaForMaskedLM
-from roberta_lab.generation import (generate, next_token, top_k_filter, top_p_filter,
-                                    trace_generation)
+from roberta_lab.generation import generate, next_token, top_k_filter, top_p_filter
+from roberta_lab.step_trace import trace_generation
 
 NEW = 64
 

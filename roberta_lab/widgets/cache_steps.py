@@ -2,7 +2,7 @@
 
     >>> cache_steps("roberta-lab/mini-causal", prompt="Once upon a time")  # doctest: +SKIP
 
-Built on ``roberta_lab.generation.trace_generation``. At step ``i`` the query is the token fed
+Built on ``roberta_lab.step_trace.trace_generation``. At step ``i`` the query is the token fed
 at that step (the last prompt token at step 0) and the keys are every cached position
 (prompt + i of them). Shown: the tokens so far, that query's attention over the cached
 positions for one layer and head (or all heads of the layer as a small heatmap) within a token
@@ -30,7 +30,7 @@ class CacheStepsController:
 
     def __init__(self, model: Any, tokenizer: Any, prompt: str = DEFAULT_PROMPT, *,
                  max_new_tokens: int = 8, top_k: int = 5):
-        from roberta_lab.generation import trace_generation  # noqa: PLC0415
+        from roberta_lab.step_trace import trace_generation  # noqa: PLC0415
 
         cfg = model.config
         if not cfg.is_decoder:
