@@ -173,7 +173,10 @@ def load_seq2seq(name):
     folder = local_folder(name)
     if folder is None:
         raise ValueError(f"{name}: seq2seq models are loaded from a folder or a bundled name")
-    enc = TFRobertaModel.from_pretrained(str(folder / "encoder"), add_pooling_layer=False)
+    # The encoder was saved without a pooler. TFRobertaModel.from_pretrained has no
+    # add_pooling_layer argument (a keyword would become a config field), so the loaded model
+    # has a freshly initialised pooler that nothing here uses.
+    enc = TFRobertaModel.from_pretrained(str(folder / "encoder"))
     dec = TFRobertaForCausalLM.from_pretrained(str(folder / "decoder"))
     tok = AutoTokenizer.from_pretrained(str(folder))
     layout = json.load(open(folder / "seq2seq.json"))

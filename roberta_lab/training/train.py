@@ -234,6 +234,12 @@ class Trainer:
             self.encoder = TFRobertaModel(self.cfg_enc, add_pooling_layer=False)
             self.decoder = TFRobertaForCausalLM(self.cfg_dec)
             self.models = [self.encoder, self.decoder]
+        if a.init:  # continue from saved weights (a fresh optimiser and schedule)
+            from roberta_lab import checkpoint
+            subdirs = ["encoder", "decoder"] if a.task == "seq2seq" else [""]
+            for m, sub in zip(self.models, subdirs):
+                info = checkpoint.load_state(m, checkpoint.read_state(os.path.join(a.init, sub)))
+                print(f"initialised from {os.path.join(a.init, sub)}: {info}", flush=True)
         self.variables = [v for m in self.models for v in m.trainable_variables]
         self.opt, self.sched, self.progress = make_optimizer(a.lr, a.warmup, a.weight_decay)
         self.opt.build(self.variables)
@@ -362,7 +368,8 @@ class Trainer:
             "n_params": self.n_params,
             "steps_planned": a.steps,
             "steps_done": self.step_no,
-            "complete": final,
+            "complete": final,  # False for a periodic checkpoint of a run still going
+            "stop_reason": self.stop_reason,
             "wall_seconds": round(time.time() - self.t_start, 1),
             "train_seconds": round(time.time() - self.t_train, 1),
             "epochs_seen": round(self.step_no * a.batch / max(len(self.rows), 1), 3),
@@ -386,6 +393,7 @@ class Trainer:
         print(f"{a.task}: {self.n_params:,} parameters; {a.steps} steps of batch {a.batch} x "
               f"{a.seq_len}; jit_compile={a.jit}", flush=True)
         self.step_no, self.ema_loss, self.history = 0, None, []
+        self.stop_reason = "running"
         self.t_train = time.time()
         deadline = self.t_train + a.max_minutes * 60 if a.max_minutes else None
         win_tok, win_t = 0, time.time()
@@ -427,10 +435,13 @@ class Trainer:
             if deadline and time.time() >= deadline:
                 print(f"stopping at step {self.step_no}: --max-minutes {a.max_minutes} reached",
                       flush=True)
+                self.stop_reason = f"--max-minutes {a.max_minutes} reached"
                 break
         bar.close()
         train_s = time.time() - self.t_train
-        self.save(final=self.step_no == a.steps)
+        if self.stop_reason == "running":
+            self.stop_reason = "--steps reached"
+        self.save(final=True)
         print(f"done: {self.step_no} steps in {train_s:.0f}s "
               f"({self.step_no / train_s:.3f} steps/s), ema loss {self.ema_loss:.4f}; saved to {a.out}",
               flush=True)
@@ -456,6 +467,7 @@ def parse_args(argv=None):
     ap.add_argument("--max-minutes", type=float, default=0.0,
                     help="stop (and save) after this much training time; 0 = no limit")
     ap.add_argument("--max-lines", type=int, default=0, help="use only the first N corpus lines")
+    ap.add_argument("--init", help="start from the weights in this folder (e.g. a checkpoint)")
     ap.add_argument("--corpus", default=CORPUS_DIR)
     ap.add_argument("--tokenizer", default=TOKENIZER_DIR)
     args = ap.parse_args(argv)
