@@ -240,13 +240,15 @@ def from_pretrained(cls: Any, name_or_path: Any, *, config: RobertaConfig | None
                     use_safetensors: bool | None = None, output_loading_info: bool = False,
                     ignore_mismatched_sizes: bool = False, **kwargs: Any) -> Any:
     hub = hub_kwargs(kwargs)
+    # Constructor options (HF passes these to the model, not the config).
+    build = {k: kwargs.pop(k) for k in ("add_pooling_layer",) if k in kwargs}
     if config is None:
         config = RobertaConfig.from_pretrained(name_or_path, **hub, **kwargs)
     elif kwargs:
         config = config.copy(**kwargs)
     state = read_state(name_or_path, allow_pickle=allow_pickle, use_safetensors=use_safetensors,
                        **hub)
-    model = cls(config)
+    model = cls(config, **build)
     info = load_state(model, state, strict=strict, ignore_mismatched_sizes=ignore_mismatched_sizes)
     return (model, info) if output_loading_info else model
 
@@ -306,7 +308,11 @@ def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | N
             index = {"metadata": {"total_size": int(sum(a.nbytes for a in state.values()))},
                      "weight_map": weight_map}
             (tmp / SAFE_INDEX).write_text(json.dumps(index, indent=2) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a saved model is for everyone
         for item in tmp.iterdir():
+            os.chmod(item, 0o666 & ~umask)
             with open(item, "rb") as f:
                 os.fsync(f.fileno())
         old = None

@@ -16,4 +16,14 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q -c constraints.txt -e ".[test]"
 export TF_CPP_MIN_LOG_LEVEL=3 HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=""
-exec "$venv/bin/python" -m pytest -n 2 --dist loadfile "$@"
+status=0
+"$venv/bin/python" -m pytest -n 2 --dist loadfile "$@" || status=$?
+# The notebooks: every cell runs and its stored output is compared (nbval; widget, bertviz and
+# timing cells are marked NBVAL_IGNORE_OUTPUT). loadscope keeps a notebook on one worker.
+# NOTEBOOKS=0 skips this run. Refresh the stored outputs with scripts/execute_notebooks.sh.
+if [ "${NOTEBOOKS:-1}" != 0 ]; then
+    "$venv/bin/python" -m pytest -n 2 --dist loadscope --nbval --nbval-current-env \
+        --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 notebooks/ \
+        || status=$?
+fi
+exit "$status"

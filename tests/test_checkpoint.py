@@ -202,3 +202,14 @@ def test_hf_weights_match_per_component(tmp_path):
     for name, tensor in ref.state_dict().items():
         if name in sd:
             np.testing.assert_array_equal(sd[name], tensor.numpy(), err_msg=name)
+
+
+def test_constructor_options_and_readable_files(tmp_path):
+    import stat
+
+    TFRobertaModel(tiny_config()).save_pretrained(tmp_path / "m")
+    model, info = TFRobertaModel.from_pretrained(tmp_path / "m", add_pooling_layer=False,
+                                                 output_loading_info=True)
+    assert model.roberta.pooler is None and "pooler.dense.weight" in info["unexpected_keys"]
+    for item in [tmp_path / "m", *(tmp_path / "m").iterdir()]:
+        assert item.stat().st_mode & stat.S_IROTH, item
