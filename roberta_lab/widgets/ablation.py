@@ -49,7 +49,8 @@ class HeadAblationWidget(ShellMixin):
             row = []
             for head in range(H):
                 b = W.ToggleButton(value=False, description=f"L{layer}H{head}",
-                                   tooltip="pressed = ablated", layout=W.Layout(width="70px"))
+                                   tooltip="pressed = ablated",
+                                   layout=W.Layout(width="auto", padding="0 6px"))
                 b.observe(lambda ch, l=layer, h=head: self._on_toggle(l, h, ch), names="value")
                 row.append(b)
             self.buttons.append(row)
