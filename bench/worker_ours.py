@@ -82,12 +82,12 @@ def main() -> None:
         emit(SYSTEM, "fill_mask_full_logits", shape, measure(
             lambda: model(one).logits.numpy(), reps * 4))
     if wanted("sweep", only):
-        # base: 8 x 64 tokens (as the peers); mini: 8 probe-sized sentences of 16 tokens, the
-        # small model's use, where per-call overhead rather than arithmetic dominates.
-        seq = SWEEP_SEQ if shape == "base" else 16
-        sids, smask = inputs(shape, BATCH, seq, seed=1)
+        # base: 8 x 64 tokens (as the peers); mini: one probe sentence of 16 tokens (the
+        # ablation widget's case), where per-call overhead rather than arithmetic dominates.
+        seq, rows = (SWEEP_SEQ, BATCH) if shape == "base" else (16, 1)
+        sids, smask = inputs(shape, rows, seq, seed=1)
         rng = np.random.default_rng(0)
-        positions = np.sort(rng.choice(np.arange(1, seq - 1), (BATCH, 8), replace=True), 1)
+        positions = np.sort(rng.choice(np.arange(1, seq - 1), (rows, 8), replace=True), 1)
         metric = Metric("loss", positions, np.take_along_axis(sids, positions, 1))
         t = time.perf_counter()
         result = sweep_heads(model, sids, smask, metric, progress=False)
@@ -104,7 +104,7 @@ def main() -> None:
                     hm[layer, head] = 0
                     logits = loop(sids, smask, hm)
                     values.append(metric.score(tf.gather(logits, positions, batch_dims=1),
-                                               np.arange(BATCH)).numpy().mean())
+                                               np.arange(rows)).numpy().mean())
             return np.array(values)
         loop(sids, smask, np.ones((L, H), np.float32))
         reference = one_at_a_time()

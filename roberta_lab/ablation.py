@@ -110,6 +110,16 @@ class _Tail:
             self.fns[key] = tf.function(fn, reduce_retracing=True) if self.compile else fn
         return self.fns[key](x, mask, head_mask, mean_z, indicator, positions)
 
+    def fused(self, jobs: list[tuple]) -> list[tf.Tensor]:
+        """Several start layers' tails in one compiled call. jobs: (start, x, mask, ...)."""
+        starts = tuple(job[0] for job in jobs)
+        key = ("fused", starts, jobs[0][4] is None)
+        if key not in self.fns:
+            def run(args: list) -> list:
+                return [self._run(start, *a) for start, a in zip(starts, args)]
+            self.fns[key] = tf.function(run, reduce_retracing=True)
+        return self.fns[key]([job[1:] for job in jobs])
+
     def _run(self, start, x, mask, head_mask, mean_z, indicator, positions):
         model = self.model
         trunk = model.roberta
@@ -240,6 +250,7 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     order = sorted(range(len(conds)), key=lambda i: conds[i][0][0])
     todo = [(ci, t) for ci in order for t in range(n_texts)]  # rows grouped by start layer
     bar = tqdm(total=len(todo), desc="ablation sweep", disable=not progress, unit="row")
+    jobs = []  # (chunk, row texts, tail inputs), grouped by start layer
     i = 0
     while i < len(todo):
         start = conds[todo[i][0]][0][0]
@@ -257,9 +268,16 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         rows_texts = np.concatenate([texts, np.repeat(texts[:1], pad)])
         x = tf.gather(cache[f"blocks.{start}.hook_resid_pre"], rows_texts)
         head_mask = tf.constant(1.0 - ablate) if method == "zero" else None
-        logits = tail(start, x, tf.constant(mask[rows_texts]), head_mask,
-                      means if method == "mean" else None, tf.constant(ablate),
-                      tf.constant(pos[rows_texts]))
+        jobs.append((chunk, rows_texts, (start, x, tf.constant(mask[rows_texts]), head_mask,
+                                         means if method == "mean" else None,
+                                         tf.constant(ablate), tf.constant(pos[rows_texts]))))
+    # Small sweeps (everything within one chunk's memory) run as ONE compiled call: on a small
+    # model the cost of a call, not the arithmetic, is what a per-layer loop would pay.
+    if compile and len(jobs) > 1 and sum(len(j[1]) for j in jobs) <= chunk_size:
+        outputs = tail.fused([j[2] for j in jobs])
+    else:
+        outputs = [tail(*j[2]) for j in jobs]
+    for (chunk, rows_texts, _), logits in zip(jobs, outputs):
         values = metric.score(logits, rows_texts).numpy()[:len(chunk)]
         for (ci, t), value in zip(chunk, values):
             per_text[ci, t] = value
