@@ -90,6 +90,27 @@ def masked_lm_metric(labels: np.ndarray) -> Metric:
     return Metric("loss", positions, targets)
 
 
+def mask_random_tokens(ids: np.ndarray, mask: np.ndarray, special_ids: Iterable[int],
+                       mask_token_id: int, rate: float = 0.15, seed: int = 0
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Mask a fixed, seeded share of each row's real non-special tokens, for a masked-LM loss
+    metric on plain texts. Returns (masked ids, labels with -100 elsewhere); ``ids`` is not
+    changed. A row with nothing to mask is a ValueError naming the row (1-based)."""
+    ids = np.array(ids, np.int32, copy=True)
+    labels = np.full(ids.shape, -100, np.int64)
+    rng = np.random.default_rng(seed)
+    special = set(int(i) for i in special_ids)
+    for row in range(len(ids)):
+        cand = [p for p in range(ids.shape[1]) if mask[row, p] and int(ids[row, p]) not in special]
+        if not cand:
+            raise ValueError(f"text {row + 1} has no token to mask")
+        n = max(1, int(round(rate * len(cand))))
+        chosen = np.sort(rng.choice(cand, size=n, replace=False))
+        labels[row, chosen] = ids[row, chosen]
+        ids[row, chosen] = mask_token_id
+    return ids, labels
+
+
 # --- the batched tail of the network ------------------------------------------------------------
 def _gather_positions(h: tf.Tensor, positions: np.ndarray) -> tf.Tensor:
     """h [rows, seq, d] at positions [rows, P] (-1 -> 0, masked later) -> [rows, P, d]."""

@@ -164,16 +164,15 @@ def sweep_inputs(model, tok, texts: list[str], *, rate: float = SWEEP_MASK_RATE,
         top1 = mask_logits(model, ids, mask, mask_token_id=tok.mask_token_id).numpy().argmax(-1)
         labels[where[:, 0], where[:, 1]] = top1
         return ids, mask, labels, reference
-    rng = np.random.default_rng(seed)
-    special = set(tok.all_special_ids)
-    for row in range(len(ids)):
-        cand = [p for p in range(ids.shape[1]) if mask[row, p] and int(ids[row, p]) not in special]
-        if not cand:
-            raise CLIError(f"text {row + 1} has no token to mask")
-        n = max(1, int(round(rate * len(cand))))
-        chosen = np.sort(rng.choice(cand, size=n, replace=False))
-        labels[row, chosen] = ids[row, chosen]
-        ids[row, chosen] = tok.mask_token_id
+    from .ablation import mask_random_tokens  # noqa: PLC0415
+
+    try:
+        masked, new_labels = mask_random_tokens(ids, mask, tok.all_special_ids, tok.mask_token_id,
+                                                rate, seed)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    ids[...] = masked
+    labels[...] = new_labels
     return ids, mask, labels, reference
 
 

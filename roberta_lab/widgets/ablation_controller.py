@@ -57,17 +57,13 @@ class HeadAblationController:
         enc = tok(list(texts), padding=True, return_tensors="np")
         ids = np.asarray(enc["input_ids"], np.int32).copy()
         mask = np.asarray(enc["attention_mask"], np.int32)
-        labels = np.full(ids.shape, -100, np.int64)
-        rng = np.random.default_rng(seed)
-        special = set(tok.all_special_ids)
-        for row in range(len(ids)):
-            cand = [p for p in range(ids.shape[1]) if mask[row, p] and int(ids[row, p]) not in special]
-            if not cand:
-                raise WidgetInputError(f"Text {row + 1} has no word to mask.")
-            n = max(1, int(round(rate * len(cand))))
-            chosen = np.sort(rng.choice(cand, size=n, replace=False))
-            labels[row, chosen] = ids[row, chosen]
-            ids[row, chosen] = tok.mask_token_id
+        from roberta_lab.ablation import mask_random_tokens  # noqa: PLC0415
+
+        try:
+            ids, labels = mask_random_tokens(ids, mask, tok.all_special_ids, tok.mask_token_id,
+                                             rate, seed)
+        except ValueError as err:
+            raise WidgetInputError(str(err).capitalize() + ".") from None
         return ids, mask, labels
 
     # --- model calls ------------------------------------------------------------------------
