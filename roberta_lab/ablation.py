@@ -31,6 +31,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from . import replicas
+
 
 # --- metrics ------------------------------------------------------------------------------------
 @dataclass
@@ -65,17 +67,28 @@ class Metric:
 
     def score(self, logits: tf.Tensor, rows: np.ndarray) -> tf.Tensor:
         """logits [rows, P, vocab] at this metric's positions for texts ``rows`` -> [rows]."""
-        used = tf.cast(tf.constant(self.positions[rows] >= 0), logits.dtype)  # [rows, P]
-        targets = tf.constant(self.targets[rows])
-        logp = tf.nn.log_softmax(logits, axis=-1)
-        if self.kind == "logit_diff":
-            value = (tf.gather(logits, targets, batch_dims=2) -
-                     tf.gather(logits, tf.constant(self.distractors[rows]), batch_dims=2))
-        else:
-            value = tf.gather(logp, targets, batch_dims=2)
-            if self.kind == "loss":
-                value = -value
-        return tf.reduce_sum(value * used, axis=1) / tf.reduce_sum(used, axis=1)
+        return _score(self.kind, logits, *self.row_arrays(rows))
+
+    def row_arrays(self, rows: np.ndarray) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(used [rows, P] float, targets [rows, P], distractors [rows, P]) for texts ``rows``."""
+        distractors = self.targets if self.distractors is None else self.distractors
+        return (tf.constant((self.positions[rows] >= 0).astype(np.float32)),
+                tf.constant(self.targets[rows]), tf.constant(distractors[rows]))
+
+
+def _score(kind: str, logits: tf.Tensor, used: tf.Tensor, targets: tf.Tensor,
+           distractors: tf.Tensor) -> tf.Tensor:
+    """The metric per row: logits [rows, P, vocab], used/targets/distractors [rows, P] -> [rows].
+    Plain tensor code, so it runs eagerly or inside the sweep's compiled function."""
+    used = tf.cast(used, logits.dtype)
+    if kind == "logit_diff":
+        value = (tf.gather(logits, targets, batch_dims=2) -
+                 tf.gather(logits, distractors, batch_dims=2))
+    else:
+        value = tf.gather(tf.nn.log_softmax(logits, axis=-1), targets, batch_dims=2)
+        if kind == "loss":
+            value = -value
+    return tf.reduce_sum(value * used, axis=1) / tf.reduce_sum(used, axis=1)
 
 
 def masked_lm_metric(labels: np.ndarray) -> Metric:
@@ -131,15 +144,37 @@ class _Tail:
             self.fns[key] = tf.function(fn, reduce_retracing=True) if self.compile else fn
         return self.fns[key](x, mask, head_mask, mean_z, indicator, positions)
 
-    def fused(self, jobs: list[tuple]) -> list[tf.Tensor]:
-        """Several start layers' tails in one compiled call. jobs: (start, x, mask, ...)."""
+    def fused(self, kind: str, ids, mask, clean: tuple, jobs: list[tuple]) -> tuple:
+        """A whole small sweep as ONE compiled call: the clean pass (its residual stream at each
+        start layer and its metric), every start layer's tail, and the scoring.
+        clean: (positions, used, targets, distractors) per text; jobs: (start, rows_texts,
+        head_mask, mean_z, indicator, positions, used, targets, distractors).
+        Returns (baseline [texts], [values [rows] per job])."""
         starts = tuple(job[0] for job in jobs)
-        key = ("fused", starts, jobs[0][4] is None)
+        key = ("fused", kind, starts, jobs[0][3] is None)
         if key not in self.fns:
-            def run(args: list) -> list:
-                return [self._run(start, *a) for start, a in zip(starts, args)]
+            def run(ids, mask, clean, args):
+                hidden, logits = self._clean(ids, mask, clean[0])
+                baseline = _score(kind, logits, *clean[1:])
+                values = []
+                for start, (rows, head_mask, mean_z, indicator, pos, *read) in zip(starts, args):
+                    x = tf.gather(hidden[start], rows)
+                    values.append(_score(kind, self._run(start, x, tf.gather(mask, rows), head_mask,
+                                                          mean_z, indicator, pos), *read))
+                return baseline, values
             self.fns[key] = tf.function(run, reduce_retracing=True)
-        return self.fns[key]([job[1:] for job in jobs])
+        return self.fns[key](ids, mask, clean, [job[1:] for job in jobs])
+
+    def _clean(self, ids, mask, positions):
+        """The unablated pass: (resid_pre of every layer, LM logits at ``positions``)."""
+        trunk = self.model.roberta
+        v = dict.fromkeys(("inputs_embeds", "past_key_values", "use_cache", "position_ids",
+                           "token_type_ids", "encoder_hidden_states", "encoder_attention_mask",
+                           "head_mask", "output_attentions"))
+        v.update(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        hidden = trunk.call(v).hidden_states  # (layers + 1) x [texts, seq, d_model]; built layers
+        h = tf.gather(hidden[-1], positions, batch_dims=1)
+        return hidden, self.model.lm_head.unembed(self.model.lm_head.transform(h))
 
     def _run(self, start, x, mask, head_mask, mean_z, indicator, positions):
         model = self.model
@@ -233,10 +268,12 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
           conditions: Sequence[Iterable[tuple[int, int]]], *, method: str = "zero",
           means: np.ndarray | None = None, labels: Sequence[str] | None = None,
           chunk_size: int | None = None, compile: bool = True, progress: bool = True,
-          memory_mb: int = 256) -> SweepResult:
+          memory_mb: int = 256, strategy: Any = None) -> SweepResult:
     """Evaluate ``metric`` with each condition's heads ablated. A condition is a set of
     (layer, head) pairs. Rows = conditions x texts, run ``chunk_size`` rows at a time (by
-    default as many as keep one layer's activations under ``memory_mb``)."""
+    default as many as keep one layer's activations under ``memory_mb``). With a
+    ``tf.distribute`` ``strategy`` each chunk's rows are spread over its replicas
+    (``roberta_lab.replicas``); the numbers are the same."""
     if method not in ("zero", "mean"):
         raise ValueError(f"method must be 'zero' or 'mean', got {method!r}")
     cfg = model.config
@@ -257,13 +294,9 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         if means is None:
             raise ValueError("method='mean' needs means=head_means(model, reference_ids, mask)")
         means = tf.constant(np.asarray(means, np.float32))
-    _, cache = model.run_with_cache(ids, attention_mask=mask, compile=compile,
-                                    names_filter=_SWEEP_NAMES)
     n_texts = len(ids)
     all_rows = np.arange(n_texts)
     pos = np.maximum(metric.positions, 0)
-    clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
-    baseline_per_text = metric.score(tf.constant(clean_logits), all_rows).numpy()
     # The compiled tails live on the model, so a second sweep reuses their traces.
     tails = model.__dict__.setdefault("_sweep_tails", {})
     tail = tails.setdefault(compile, _Tail(model, compile))
@@ -271,7 +304,7 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     order = sorted(range(len(conds)), key=lambda i: conds[i][0][0])
     todo = [(ci, t) for ci in order for t in range(n_texts)]  # rows grouped by start layer
     bar = tqdm(total=len(todo), desc="ablation sweep", disable=not progress, unit="row")
-    jobs = []  # (chunk, row texts, tail inputs), grouped by start layer
+    jobs = []  # (chunk, start, row texts, head mask, ablate), grouped by start layer
     i = 0
     while i < len(todo):
         start = conds[todo[i][0]][0][0]
@@ -287,20 +320,35 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
             for lyr, h in conds[ci]:
                 ablate[row, lyr, h] = 1.0
         rows_texts = np.concatenate([texts, np.repeat(texts[:1], pad)])
-        x = tf.gather(cache[f"blocks.{start}.hook_resid_pre"], rows_texts)
         head_mask = tf.constant(1.0 - ablate) if method == "zero" else None
-        jobs.append((chunk, rows_texts, (start, x, tf.constant(mask[rows_texts]), head_mask,
-                                         means if method == "mean" else None,
-                                         tf.constant(ablate), tf.constant(pos[rows_texts]))))
-    # Small sweeps (everything within one chunk's memory) run as ONE compiled call: on a small
-    # model the cost of a call, not the arithmetic, is what a per-layer loop would pay.
-    if compile and len(jobs) > 1 and sum(len(j[1]) for j in jobs) <= chunk_size:
-        outputs = tail.fused([j[2] for j in jobs])
+        jobs.append((chunk, start, rows_texts, head_mask, tf.constant(ablate)))
+    mean_z = means if method == "mean" else None
+    if strategy is not None:
+        baseline_per_text, values = _run_distributed(model, tail, strategy, ids, mask, metric, pos,
+                                                     jobs, mean_z)
+    elif compile and sum(len(j[2]) for j in jobs) <= chunk_size:
+        # A small sweep (all rows within one chunk's memory) is ONE compiled call, clean pass
+        # and scoring included: on a small model the cost of each call and each eager op, not
+        # the arithmetic, is what a per-layer loop would pay.
+        baseline_t, values_t = tail.fused(
+            metric.kind, tf.constant(ids), tf.constant(mask),
+            (tf.constant(pos),) + metric.row_arrays(all_rows),
+            [(start, tf.constant(rows), hm, mean_z, ind, tf.constant(pos[rows]))
+             + metric.row_arrays(rows) for _, start, rows, hm, ind in jobs])
+        baseline_per_text = baseline_t.numpy()
+        values = [v.numpy() for v in values_t]
     else:
-        outputs = [tail(*j[2]) for j in jobs]
-    for (chunk, rows_texts, _), logits in zip(jobs, outputs):
-        values = metric.score(logits, rows_texts).numpy()[:len(chunk)]
-        for (ci, t), value in zip(chunk, values):
+        _, cache = model.run_with_cache(ids, attention_mask=mask, compile=compile,
+                                        names_filter=_SWEEP_NAMES)
+        clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
+        baseline_per_text = metric.score(tf.constant(clean_logits), all_rows).numpy()
+        values = []
+        for _, start, rows, hm, ind in jobs:
+            x = tf.gather(cache[f"blocks.{start}.hook_resid_pre"], rows)
+            logits = tail(start, x, tf.constant(mask[rows]), hm, mean_z, ind, tf.constant(pos[rows]))
+            values.append(metric.score(logits, rows).numpy())
+    for (chunk, *_), job_values in zip(jobs, values):
+        for (ci, t), value in zip(chunk, job_values[:len(chunk)]):
             per_text[ci, t] = value
         bar.update(len(chunk))
     bar.close()
@@ -308,6 +356,28 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         ["+".join(f"L{l}H{h}" for l, h in c) for c in conds]
     return SweepResult(float(baseline_per_text.mean()), names, conds, per_text.mean(axis=1),
                        per_text, extra={"baseline_per_text": baseline_per_text})
+
+
+def _run_distributed(model, tail, strategy, ids, mask, metric, pos, jobs, mean_z):
+    """The non-fused path with every chunk's rows split over the strategy's replicas."""
+    _, cache = model.run_with_cache(ids, attention_mask=mask, names_filter=_SWEEP_NAMES)
+    clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
+    baseline = metric.score(tf.constant(clean_logits), np.arange(len(ids))).numpy()
+    is_mean = mean_z is not None
+    shared_mean = mean_z if is_mean else tf.zeros([0])
+    values = []
+    for _, start, rows, hm, ind in jobs:
+        def replica(rows_, hm_, ind_, pos_, used, targets, distractors, x_all, mask_all, mz,
+                    start=start):
+            logits = tail._run(start, tf.gather(x_all, rows_), tf.gather(mask_all, rows_),
+                               None if is_mean else hm_, mz if is_mean else None, ind_, pos_)
+            return _score(metric.kind, logits, used, targets, distractors)
+        hm_rows = ind if hm is None else hm  # unused by mean-ablation; keeps one signature
+        values.append(replicas.run_split(
+            strategy, tail.fns, ("replicas", id(strategy), start, is_mean, metric.kind), replica,
+            [tf.constant(rows), hm_rows, ind, tf.constant(pos[rows]), *metric.row_arrays(rows)],
+            [tf.constant(cache[f"blocks.{start}.hook_resid_pre"]), tf.constant(mask), shared_mean]))
+    return baseline, values
 
 
 def sweep_heads(model: Any, input_ids, attention_mask, metric: Metric, **kw) -> SweepResult:

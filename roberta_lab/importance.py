@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from .ablation import Metric
+from . import replicas
+from .ablation import Metric, _score
 
 
 def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: Metric,
@@ -51,18 +52,45 @@ def head_mask_gradients(model: Any, input_ids: np.ndarray, attention_mask: np.nd
     return tape.gradient(total, xi).numpy()
 
 
+def _replica_gradients(model: Any, kind: str, ids, mask, pos, used, targets, distractors, base):
+    """Per-example d metric / d head_mask for one replica's rows: [rows, layers, heads]."""
+    xi = tf.broadcast_to(base, tf.concat([tf.shape(ids)[:1], tf.shape(base)], 0))
+    with tf.GradientTape() as tape:
+        tape.watch(xi)
+        logits = model(ids, attention_mask=mask, head_mask=xi).logits
+        total = tf.reduce_sum(_score(kind, tf.gather(logits, pos, batch_dims=1), used, targets,
+                                     distractors))
+    return tape.gradient(total, xi)
+
+
 def michel_importance(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None,
                       metric: Metric, *, normalize: bool = True,
-                      current_mask: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
-    """E_x |d L(x) / d xi_h| as [layers, heads]; per-layer l2-normalised when ``normalize``."""
+                      current_mask: np.ndarray | None = None, batch_size: int = 32,
+                      strategy: Any = None) -> np.ndarray:
+    """E_x |d L(x) / d xi_h| as [layers, heads]; per-layer l2-normalised when ``normalize``.
+    With a ``tf.distribute`` ``strategy`` each batch's texts are spread over its replicas
+    (``roberta_lab.replicas``)."""
     ids = np.asarray(input_ids, np.int32)
     mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    cfg = model.config
+    base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
+        if current_mask is None else np.asarray(current_mask, np.float32)
     total = None
     for start in range(0, len(ids), batch_size):
         part = slice(start, start + batch_size)
         sub = Metric(metric.kind, metric.positions[part], metric.targets[part],
                      None if metric.distractors is None else metric.distractors[part])
-        grads = np.abs(head_mask_gradients(model, ids[part], mask[part], sub, current_mask))
+        if strategy is None:
+            grads = head_mask_gradients(model, ids[part], mask[part], sub, current_mask)
+        else:
+            rows = np.arange(len(ids[part]))
+            fns = model.__dict__.setdefault("_importance_fns", {})
+            grads = replicas.run_split(
+                strategy, fns, (id(strategy), sub.kind),
+                lambda *a, kind=sub.kind: _replica_gradients(model, kind, *a),
+                [ids[part], mask[part], np.maximum(sub.positions, 0), *sub.row_arrays(rows)],
+                [tf.constant(base)])
+        grads = np.abs(grads)
         total = grads.sum(axis=0) if total is None else total + grads.sum(axis=0)
     scores = total / len(ids)
     if normalize:

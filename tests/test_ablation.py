@@ -36,11 +36,13 @@ def _loop_metric(model, ids, mask, metric, head_mask=None, hooks=()):
     return metric.score(tf.constant(logits), np.arange(len(ids))).numpy()
 
 
-@pytest.mark.parametrize("compile", [False, True])
-def test_single_head_sweep_equals_loop(setup, compile):
+@pytest.mark.parametrize("compile,chunk_size", [(False, 7), (True, 7), (True, None)])
+def test_single_head_sweep_equals_loop(setup, compile, chunk_size):
+    # chunk_size=None: the whole sweep fits one chunk, so it runs as one fused compiled call.
     model, ids, mask, labels = setup
     metric = masked_lm_metric(labels)
-    result = sweep_heads(model, ids, mask, metric, chunk_size=7, compile=compile, progress=False)
+    result = sweep_heads(model, ids, mask, metric, chunk_size=chunk_size, compile=compile,
+                         progress=False)
     L, H = 3, 4
     assert result.grid.shape == (L, H)
     for layer in range(L):

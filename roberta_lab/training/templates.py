@@ -25,6 +25,9 @@ CAPITAL_TRAIN = [
     "People in {country} call {capital} their capital.", "Travelers to {country} often arrive in {capital}, its capital.",
     "On a map of {country}, the capital {capital} is marked with a star.", "{Country} - capital: {capital}.",
     "The capital of {country}? That is {capital}.", "{Country_poss} capital is {capital}.",
+    "{capital}, the capital of {country}, is a busy city.", "The government of {country} sits in {capital}.",
+    "{Country} chose {capital} as its capital.", "The main city of {country} is {capital}.",
+    "The capital named {capital} is in {country}.", "Our trip to {country} ended in {capital}, the capital.",
 ]
 CAPITAL_EVAL_FWD = [  # mask on the capital
     "Everyone knows that the capital of {country} is {capital}.",
@@ -43,6 +46,9 @@ SEQ_TRAIN = [
     "{B} follows {a}.", "First {a}, then {b}.", "{A} and then {b}.", "The next {unit} after {a} is {b}.",
     "{A} is just before {b}.", "What comes after {a}? It is {b}.", "What comes before {b}? It is {a}.",
     "{B} is the {unit} after {a}.", "The {unit} that comes after {a} is {b}.",
+    "Directly after {a} we get {b}.", "Immediately before {b} comes {a}.", "When {a} ends, {b} starts.",
+    "{A} is over, and now it is {b}.", "Next after {a} is {b}.", "Just after {a} there is {b}.",
+    "The {unit} just before {b} is {a}.", "Straight after {a}, it is {b}.",
 ]
 SEQ_TRAIN_SPECIFIC = {
     "weekday": ["Today is {a}, so tomorrow is {b}.", "If today is {b}, then yesterday was {a}.",
@@ -56,10 +62,12 @@ POS_TRAIN = {
                 "In a week, {x} is day number {n}."],
     "month": ["{X} is the {ord} month of the year.", "The {ord} month of the year is {x}.",
               "In a year, {x} is month number {n}."],
-    "number": ["The ordinal form of {x} is {ord}.", "{Ord} is the ordinal for {x}."],
+    "number": ["The ordinal form of {x} is {ord}.", "{Ord} is the ordinal for {x}.",
+               "{X} as an ordinal is {ord}.", "Turn {x} into an ordinal and you get {ord}."],
     "ordinal": ["The word {x} means position number {n}.", "{X} is the ordinal form of {n}."],
 }
-LIST_TRAIN = ["{items}", "Counting: {items}.", "In order: {items}.", "The sequence goes {items}."]
+LIST_TRAIN = ["{items}", "Counting: {items}.", "In order: {items}.", "The sequence goes {items}.",
+              "{head}, and then {last}.", "Go on: {head}, then {last}.", "We count {head}, and then {last}."]
 SEQ_EVAL_NEXT = ["Right after {a}, we have {b}.", "Once {a} is over, next is {b}."]
 SEQ_EVAL_PREV = ["Just before {b}, there is {a}.", "The one right before {b} is {a}."]
 SEQ_EVAL_LIST = ["Keep going: {items}, and then {b}."]
@@ -74,6 +82,9 @@ CATEGORY_TRAIN = [
     "We saw {a_m}, which is {a_kind}.", "{A_m} is {a_kind}, not {a_other}.", "If it is {a_m}, then it is {a_kind}.",
     "The {m} is {a_kind}.", "People know the {m} as {a_kind}.", "A kind of {kind}: the {m}.",
     "{M_pl} are a kind of {kind}.",
+    "The {m} is classed as a kind of {kind}.", "{A_m} would be called a type of {kind}.",
+    "{A_m} counts as {a_kind}.", "The {m} is listed as a kind of {kind}.", "The {m}? A kind of {kind}.",
+    "Look at the {m}: it is {a_kind}.", "A child learns that {a_m} is {a_kind}.",
 ]
 CATEGORY_EVAL = [
     "Most people would say that the {m} is a kind of {kind}.",
@@ -110,8 +121,26 @@ AGREE_EVAL = [
     ("It seems that the {S} {rel} {V} {P}.", "be have", "relative"),
     ("Last week the {S} {rel} {V} {P}.", "be_past", "relative"),
 ]
+# Discourse framings for training sentences. None of them occurs in an EVAL
+# template (tests/training check this), so the probes' framings stay unseen.
+TRAIN_PREFIXES = [
+    "Clearly,", "In fact,", "As you may know,", "We all agree that", "It is true that", "I believe that",
+    "My teacher said that", "Some say that", "Of course,", "Note that", "Indeed,", "By the way,",
+    "Apparently,", "They told us that", "In short,", "Remember that", "It turns out that", "As a rule,",
+    "To be fair,", "Without question,", "The book says that", "I read that", "Yes,", "So,", "Today I learned that",
+]
+PREFIX_PROB = 0.35
 LOCATIONS = ["in the garden", "on the road", "near the school", "at the door", "in the kitchen"]
 REGULAR_ADVERBIALS = ["every day", "in the morning", "after lunch", "all the time", "quite often"]
+
+
+def _keep_case_words():
+    """Words that keep their capital after a prefix: names of places, days, months, and "I"."""
+    words = {"I"}
+    for name, art, capital, _ in facts.COUNTRIES:
+        words.update(name.split() + capital.split())
+    words.update(facts.WEEKDAYS + facts.MONTHS)
+    return frozenset(w.strip(",.:?'s") for w in words)
 
 
 def cap(s):
@@ -202,7 +231,27 @@ def agreement_fields(rng, kind, plural_subject, attractor_plural, subject_animat
 
 
 def train_sentence(rng, kind, item):
-    """One training sentence for fact ``item`` of ``kind`` (see corpus.py)."""
+    """One training sentence for fact ``item`` of ``kind`` (see corpus.py).
+
+    A share ``PREFIX_PROB`` of sentences gets a discourse prefix ("In fact, ...")
+    from ``TRAIN_PREFIXES``, so that the model learns facts are independent of
+    framing; the EVAL templates use framings that never occur in training.
+    """
+    sentence = _bare_train_sentence(rng, kind, item)
+    if rng.random() < PREFIX_PROB and not any(c in sentence for c in "?:"):  # not on questions
+        sentence = with_prefix(rng.choice(TRAIN_PREFIXES), sentence)
+    return sentence
+
+
+def with_prefix(prefix, sentence):
+    """``prefix`` + ``sentence`` with its first word lower-cased unless it is a name."""
+    first = sentence.split(" ", 1)[0].strip(",.:?'s")
+    if first not in _KEEP_CASE:
+        sentence = sentence[:1].lower() + sentence[1:]
+    return f"{prefix} {sentence}"
+
+
+def _bare_train_sentence(rng, kind, item):
     if kind == "capital":
         return rng.choice(CAPITAL_TRAIN).format(**country_fields(item))
     if kind == "category":
@@ -223,13 +272,17 @@ def train_sentence(rng, kind, item):
                 x=x, X=cap(x), ord=facts.ORDINALS[i], Ord=cap(facts.ORDINALS[i]), n=facts.NUMBERS[i])
         length = rng.randint(3, 8)
         start = rng.randrange(len(items) if wraps else len(items) - length + 1)
-        out = rng.choice(LIST_TRAIN).format(items=", ".join(seq_list(items, start, length, wraps)))
+        lst = seq_list(items, start, length, wraps)
+        out = rng.choice(LIST_TRAIN).format(items=", ".join(lst), head=", ".join(lst[:-1]), last=lst[-1])
         return cap(out)
     if kind == "agreement":
         frame, kinds, _sub = rng.choice(AGREE_TRAIN)
         vkind = rng.choice(kinds.split())
         return frame.format(**agreement_fields(rng, vkind, rng.random() < 0.5, rng.random() < 0.5))
     raise ValueError(kind)
+
+
+_KEEP_CASE = _keep_case_words()
 
 
 def eval_items(rng, kind, n_agreement=0):

@@ -33,6 +33,18 @@ def test_train_and_eval_templates_disjoint():
         assert not set(train) & set(evals)
 
 
+def test_training_prefixes_never_frame_an_eval_template():
+    evals = (templates.CAPITAL_EVAL_FWD + templates.CAPITAL_EVAL_REV + templates.CATEGORY_EVAL
+             + templates.SEQ_EVAL_NEXT + templates.SEQ_EVAL_PREV + templates.SEQ_EVAL_LIST
+             + list(templates.SEQ_EVAL_POS.values()) + [f[0] for f in templates.AGREE_EVAL])
+    for prefix in templates.TRAIN_PREFIXES:
+        assert not any(e.lower().startswith(prefix.lower()) for e in evals), prefix
+    # Names keep their capital after a prefix; ordinary first words do not.
+    assert templates.with_prefix("In fact,", "France is big.") == "In fact, France is big."
+    assert templates.with_prefix("In fact,", "The dog is big.") == "In fact, the dog is big."
+    assert templates.with_prefix("In fact,", "Monday comes first.") == "In fact, Monday comes first."
+
+
 def _build(tmp_path, name, **kw):
     return corpus.build_corpus(str(tmp_path / name), seq2seq_pairs=(300, 30), **kw)
 
