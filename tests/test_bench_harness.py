@@ -1,0 +1,46 @@
+"""The benchmark harness runs end to end on the small shape (a smoke run: no timing asserts).
+
+The committed base-shape table comes from ``python bench/run.py --shape base`` on a quiet
+machine; here we only prove that the command, both workers and the report work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+
+
+def test_run_py_writes_the_table_for_the_small_shape(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "bench/run.py", "--shape", "mini", "--rounds", "1", "--repeats", "1",
+         "--systems", "ours", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((tmp_path / "mini.json").read_text())
+    assert data["meta"]["errors"] == []
+    assert data["meta"]["hardware"]["matmul_gflops"] > 0 and data["meta"]["hardware"]["read_gb_s"] > 0
+    table = data["table"]
+    for measure in ("import", "forward", "forward_tffunction", "fill_mask_positions_only",
+                    "fill_mask_full_logits", "sweep_all_heads", "sweep_all_heads_loop",
+                    "run_with_cache_all"):
+        assert f"roberta_lab|{measure}" in table, measure
+    # The batched sweep and the loop agree (the harness records the difference).
+    assert table["roberta_lab|sweep_all_heads_loop"]["max_abs_diff_vs_batched"] < 1e-4
+    report = (tmp_path / "mini.md").read_text()
+    assert "## Ratios and hardware bounds" in report and "forward: share of matmul peak" in report
+
+
+def test_hf_pytorch_worker_runs_in_the_test_environment():
+    """The peers' worker (here with the test environment's transformers and torch)."""
+    proc = subprocess.run(
+        [sys.executable, "bench/worker_hf.py", "--framework", "pt", "--shape", "mini",
+         "--only", "forward", "--repeats", "1"],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert any(r["measure"] == "forward" and r["median_s"] > 0 for r in rows)
