@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import BATCH, SEQ, SHAPES  # noqa: E402
 
-QUICK = "import,forward,fill_mask,sweep,run_with_cache"
+QUICK = "import,bundled,forward,fill_mask,sweep,run_with_cache"
 
 
 def forward_gflop(shape: str, batch: int = BATCH, seq: int = SEQ) -> float:
@@ -108,6 +108,13 @@ def report(shape: str, table: dict, hw: dict, args: argparse.Namespace) -> str:
         ("generate 64 cached, per token: ours / HF-PyTorch", ratio(table, "roberta_lab|generate_64_cached_compiled", "hf-4.37-pytorch|generate_64_cached"), "≤ 1.0"),
         ("generate 256: no cache / cached (ours)", ratio(table, "roberta_lab|generate_256_nocache", "roberta_lab|generate_256_cached_compiled"), "≥ 3"),
     ]
+    one = table.get("roberta_lab|bundled_mini_one_sentence", {}).get("median_s")
+    if one:
+        checks.append(("bundled mini-mlm, one sentence (ms)", 1000 * one, "≤ 20"))
+    checks.append(("bundled mini-mlm one sentence: ours / HF-TF eager",
+                   ratio(table, "roberta_lab|bundled_mini_one_sentence", "hf-4.37-tf|bundled_mini_one_sentence"), ""))
+    checks.append(("bundled mini-mlm one sentence: ours / HF-PyTorch",
+                   ratio(table, "roberta_lab|bundled_mini_one_sentence", "hf-4.37-pytorch|bundled_mini_one_sentence"), ""))
     fwd = table.get("roberta_lab|forward", {}).get("median_s")
     if fwd and hw.get("matmul_gflops"):
         checks.append(("forward: share of matmul peak", gflop / fwd / hw["matmul_gflops"], "≥ 0.9"))

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from common import BATCH, SHAPES, SWEEP_SEQ, emit, inputs, measure, wanted  # noqa: E402
+from common import BATCH, BUNDLED_MINI, SEED_IDS, SHAPES, SWEEP_SEQ, emit, inputs, measure, wanted  # noqa: E402
 
 
 def run_tf(shape: str, only: list[str], reps: int) -> None:
@@ -27,6 +27,11 @@ def run_tf(shape: str, only: list[str], reps: int) -> None:
     from transformers import RobertaConfig, TFRobertaForCausalLM, TFRobertaForMaskedLM
 
     system = "hf-4.37-tf"
+    if wanted("bundled", only):
+        bundled = TFRobertaForMaskedLM.from_pretrained(BUNDLED_MINI)
+        seed_ids = np.array(SEED_IDS, np.int32)
+        emit(system, "bundled_mini_one_sentence", "bundled", measure(
+            lambda: bundled(seed_ids).logits.numpy(), reps * 4))
     cfg = RobertaConfig(**SHAPES[shape])
     model = TFRobertaForMaskedLM(cfg)
     ids, mask = inputs(shape)
@@ -79,6 +84,11 @@ def run_pt(shape: str, only: list[str], reps: int) -> None:
     ids_np, mask_np = inputs(shape)
     ids, mask = torch.tensor(ids_np).long(), torch.tensor(mask_np).long()
     with torch.inference_mode():
+        if wanted("bundled", only):
+            bundled = RobertaForMaskedLM.from_pretrained(BUNDLED_MINI).eval()
+            seed_ids = torch.tensor(SEED_IDS).long()
+            emit(system, "bundled_mini_one_sentence", "bundled", measure(
+                lambda: bundled(seed_ids).logits.numpy(), reps * 4))
         if wanted("forward", only):
             emit(system, "forward", shape, measure(lambda: model(ids, attention_mask=mask).logits, reps),
                  threads=torch.get_num_threads())

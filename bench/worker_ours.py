@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from common import BATCH, SHAPES, SWEEP_SEQ, emit, inputs, measure, wanted  # noqa: E402
+from common import BATCH, BUNDLED_MINI, SEED_IDS, SHAPES, SWEEP_SEQ, emit, inputs, measure, wanted  # noqa: E402
 
 SYSTEM = "roberta_lab"
 
@@ -53,6 +53,16 @@ def main() -> None:
 
     if wanted("import", only):
         emit(SYSTEM, "import", shape, import_time())
+    if wanted("bundled", only):  # one sentence through the bundled mini-mlm, the seed's eager API
+        bundled = TFRobertaForMaskedLM.from_pretrained(BUNDLED_MINI)
+        seed_ids = np.array(SEED_IDS, np.int32)
+        emit(SYSTEM, "bundled_mini_one_sentence", "bundled", measure(
+            lambda: bundled(seed_ids).logits.numpy(), reps * 4))
+        from roberta_lab import AutoTokenizer
+        from roberta_lab.fill_mask import fill_mask
+        tok = AutoTokenizer.from_pretrained(BUNDLED_MINI)
+        emit(SYSTEM, "bundled_mini_fill_mask_text", "bundled", measure(
+            lambda: fill_mask(bundled, tok, "The capital of France is <mask>."), reps * 4))
     cfg = RobertaConfig(**SHAPES[shape])
     model = TFRobertaForMaskedLM(cfg)
     ids, mask = inputs(shape)

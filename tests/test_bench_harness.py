@@ -25,7 +25,7 @@ def test_run_py_writes_the_table_for_the_small_shape(tmp_path):
     assert data["meta"]["errors"] == []
     assert data["meta"]["hardware"]["matmul_gflops"] > 0 and data["meta"]["hardware"]["read_gb_s"] > 0
     table = data["table"]
-    for measure in ("import", "forward", "forward_tffunction", "fill_mask_positions_only",
+    for measure in ("import", "bundled_mini_one_sentence", "bundled_mini_fill_mask_text", "forward", "forward_tffunction", "fill_mask_positions_only",
                     "fill_mask_full_logits", "sweep_all_heads", "sweep_all_heads_loop",
                     "run_with_cache_all"):
         assert f"roberta_lab|{measure}" in table, measure
@@ -35,12 +35,23 @@ def test_run_py_writes_the_table_for_the_small_shape(tmp_path):
     assert "## Ratios and hardware bounds" in report and "forward: share of matmul peak" in report
 
 
+def test_seed_ids_are_the_tokenizers():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import SEED_IDS
+
+    from roberta_lab import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained("roberta-lab/mini-mlm")
+    assert [tok("The capital of France is <mask>.")["input_ids"]] == SEED_IDS
+
+
 def test_hf_pytorch_worker_runs_in_the_test_environment():
     """The peers' worker (here with the test environment's transformers and torch)."""
     proc = subprocess.run(
         [sys.executable, "bench/worker_hf.py", "--framework", "pt", "--shape", "mini",
-         "--only", "forward", "--repeats", "1"],
+         "--only", "forward,bundled", "--repeats", "1"],
         cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert any(r["measure"] == "forward" and r["median_s"] > 0 for r in rows)
+    assert any(r["measure"] == "bundled_mini_one_sentence" for r in rows)
