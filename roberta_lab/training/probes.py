@@ -14,6 +14,11 @@ Item format (one JSON object per line in ``mlm_probes.jsonl``)::
      "text_template": "Everyone knows that the capital of France is {mask}.",
      "answer": " Paris"}
 
+Agreement items whose frame does not fix the tense ("Honestly, the lamp {mask} old.") also
+carry ``"also_accept": [" was"]``: the same-number form of the other tense, since these probes
+test number, and "is" and "was" are both right there. Frames with a tense cue ("Last week")
+accept one form only.
+
 ``answer`` carries RoBERTa's leading space; the template has a space before
 ``{mask}``, which the lstrip ``<mask>`` token absorbs.
 
@@ -60,10 +65,18 @@ def build_probes(seed=0):
     out, counters = [], {k: 0 for k in KINDS}
     for kind, text, answer, sub in items:
         assert " {mask}" in text and answer.startswith(" ") and answer.strip(), (text, answer)
-        out.append({"id": f"{kind}-{counters[kind]:04d}", "kind": kind, "subkind": sub,
-                    "text_template": text, "answer": answer})
+        item = {"id": f"{kind}-{counters[kind]:04d}", "kind": kind, "subkind": sub,
+                "text_template": text, "answer": answer}
+        other_tense = _OTHER_TENSE.get(answer)
+        if kind == "agreement" and other_tense and not text.startswith(_TENSE_CUES):
+            item["also_accept"] = [other_tense]
+        out.append(item)
         counters[kind] += 1
     return out
+
+
+_OTHER_TENSE = {" is": " was", " was": " is", " are": " were", " were": " are"}
+_TENSE_CUES = ("Last week",)  # EVAL agreement frames that fix the tense
 
 
 def filled(item):
@@ -85,7 +98,8 @@ def score_probes(items, fill, tokenizer_encode):
 
     ``tokenizer_encode(answer) -> list[int]`` gives the answer's token ids
     (no specials); ``fill(text) -> list[int]`` returns the predicted id at each
-    ``<mask>`` of ``text`` in order. An item counts only if every id matches.
+    ``<mask>`` of ``text`` in order. An item counts only if every id matches
+    the answer (or one of its ``also_accept`` answers).
     """
     per_kind, failures, n_correct, n_multi = {}, [], 0, 0
     for item in items:
@@ -98,7 +112,8 @@ def score_probes(items, fill, tokenizer_encode):
         if len(got) != len(want):
             # A wrong count means fill() is broken, not that the model erred.
             raise ValueError(f"fill returned {len(got)} ids for {len(want)} masks: {text!r}")
-        ok = got == want
+        ok = got == want or any(got == [int(i) for i in tokenizer_encode(a)]
+                                for a in item.get("also_accept", ()))
         n_correct += ok
         k = per_kind.setdefault(item["kind"], {"n": 0, "n_correct": 0})
         k["n"] += 1

@@ -115,3 +115,20 @@ def test_score_with_real_tokenizer():
 def test_committed_probe_file_matches_build():
     with open(os.path.join(ROOT, "data/probes/mlm_probes.jsonl"), encoding="utf-8") as fh:
         assert [json.loads(line) for line in fh] == probes.build_probes(0)
+
+
+def test_tense_free_agreement_frames_accept_either_tense_of_the_right_number():
+    items = [it for it in probes.build_probes(0) if it["kind"] == "agreement"]
+    free = [it for it in items if "also_accept" in it]
+    fixed = [it for it in items if it["text_template"].startswith("Last week")]
+    assert free and fixed and not any("also_accept" in it for it in fixed)
+    number = {" is": 1, " was": 1, " are": 2, " were": 2}
+    for it in free:
+        assert [number[a] for a in it["also_accept"]] == [number[it["answer"]]]
+    # The other tense counts as right; the other number does not.
+    vocab = {" is": 10, " was": 11, " are": 12, " were": 13, " has": 14, " have": 15}
+    enc = lambda s: [vocab[s]]  # noqa: E731
+    it = free[0]
+    other_number = {" is": " are", " was": " were", " are": " is", " were": " was"}[it["answer"]]
+    assert probes.score_probes([it], lambda t: enc(it["also_accept"][0]), enc)["accuracy"] == 1.0
+    assert probes.score_probes([it], lambda t: enc(other_number), enc)["accuracy"] == 0.0
