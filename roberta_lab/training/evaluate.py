@@ -101,6 +101,33 @@ def heldout_mlm_loss(model, tok, seq_len=64, batch=64, seed=0, max_lines=0):
     return {"loss": total / count, "n_tokens": count, "n_lines": len(lines)}
 
 
+CLEAR_ROLE = 0.5  # a head has a clear role when one role holds at least half its attention
+
+
+def head_roles(model, tok, every=3, batch_size=64):
+    """Clark et al. head-role scores (``roberta_lab.head_roles``) over every ``every``-th probe
+    sentence with its answer filled in (text that ships with the package), and the heads whose
+    strongest role holds at least ``CLEAR_ROLE`` of their attention."""
+    from roberta_lab.head_roles import head_role_scores, punctuation_ids
+    texts = [probes_mod.filled(it) for it in probes_mod.read_jsonl(PROBES_PATH)][::every]
+    enc = tok(texts, padding=True, return_tensors="np")
+    scores = head_role_scores(model, enc["input_ids"], enc["attention_mask"],
+                              punct_ids=punctuation_ids(tok), batch_size=batch_size)
+    roles = ("bos", "eos", "punct", "prev", "next", "self")
+    stack = np.stack([scores[r] for r in roles])  # [role, layer, head]
+    clear = []
+    for layer, head in np.ndindex(stack.shape[1:]):
+        r = int(stack[:, layer, head].argmax())
+        if stack[r, layer, head] >= CLEAR_ROLE:
+            clear.append({"layer": layer, "head": head, "role": roles[r],
+                          "score": round(float(stack[r, layer, head]), 3),
+                          "entropy": round(float(scores.entropy[layer, head]), 3)})
+    clear.sort(key=lambda c: -c["score"])
+    return {"n_texts": len(texts), "n_query_rows": scores.n_rows, "clear_role_threshold": CLEAR_ROLE,
+            "clear_heads": clear,
+            "scores": {r: np.round(scores[r], 3).tolist() for r in roles + ("entropy",)}}
+
+
 def evaluate_mlm(name, args):
     from roberta_lab import AutoTokenizer, TFRobertaForMaskedLM
     model = TFRobertaForMaskedLM.from_pretrained(name)
@@ -122,6 +149,7 @@ def evaluate_mlm(name, args):
                  "predicted": tok.decode(f["predicted_ids"])} for f in fails[:args.show_failures]]
     return {"model": name, "probes": {**res, "per_subkind": by_sub}, "paris": paris_check(model, tok),
             "heldout_mlm": heldout_mlm_loss(model, tok, max_lines=args.max_heldout),
+            "head_roles": head_roles(model, tok),
             "failure_examples": examples, "seconds": round(time.time() - t0, 1)}
 
 

@@ -24,6 +24,8 @@ PROBE_ACCURACY_MIN = (PROBE_ACCURACY_TARGET if PROBE_ACCURACY_MEASURED >= PROBE_
                       else PROBE_ACCURACY_MEASURED - 0.02)
 PARIS_REACHED = True  # " Paris" top-1 for "The capital of France is <mask>."
 SEQ2SEQ_EXACT_MATCH_TARGET, SEQ2SEQ_EXACT_MATCH_MEASURED = 0.95, 0.0155
+# Heads named in data/README.md with the role head_roles() measured for them (layer, head, role).
+NAMED_HEADS = [(1, 1, "next"), (1, 7, "prev"), (1, 3, "prev")]
 CAUSAL_SENTENCE_LOSS_MAX = 3.30  # measured 2.99 on SENTENCES (mean token loss), plus 0.3
 SEQ2SEQ_SUBSET = 300  # held-out pairs decoded in the test (keeps it fast)
 
@@ -136,6 +138,17 @@ def test_probe_accuracy(mlm):
     res = score_mlm_probes(model, tok)
     assert res["n"] == 1067
     assert res["accuracy"] >= PROBE_ACCURACY_MIN, {k: v["accuracy"] for k, v in res["per_kind"].items()}
+
+
+def test_head_roles(mlm):
+    """At least three heads with a clear role, and the heads the model card names keep theirs."""
+    from roberta_lab.training.evaluate import head_roles
+    model, tok = mlm
+    res = head_roles(model, tok)
+    clear = {(c["layer"], c["head"]): c["role"] for c in res["clear_heads"]}
+    assert len(clear) >= 3, res["clear_heads"]
+    for layer, head, role in NAMED_HEADS:
+        assert clear.get((layer, head)) == role, (layer, head, role, res["clear_heads"])
 
 
 # --------------------------------------------------------------------------- causal LM
