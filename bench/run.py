@@ -99,6 +99,7 @@ def report(shape: str, table: dict, hw: dict, args: argparse.Namespace) -> str:
     lines += ["", "## Ratios and hardware bounds", "", "| what | value | target |", "|---|---|---|"]
     checks = [
         ("forward: ours / HF-TF compiled", ratio(table, "roberta_lab|forward", "hf-4.37-tf|forward_tffunction"), "≤ 1.0"),
+        ("forward bfloat16 (ours) / HF-TF compiled float32", ratio(table, "roberta_lab|forward_bfloat16", "hf-4.37-tf|forward_tffunction"), "≤ 0.6"),
         ("forward: ours / HF-PyTorch", ratio(table, "roberta_lab|forward", "hf-4.37-pytorch|forward"), "≤ 0.6"),
         ("fill-mask: positions only / full logits (ours)", ratio(table, "roberta_lab|fill_mask_positions_only", "roberta_lab|fill_mask_full_logits"), "≤ 0.75"),
         ("run_with_cache (all patterns, residuals) / forward", ratio(table, "roberta_lab|run_with_cache_all", "roberta_lab|forward_tffunction"), "≤ 1.15"),
@@ -108,6 +109,9 @@ def report(shape: str, table: dict, hw: dict, args: argparse.Namespace) -> str:
         ("generate 64 cached, per token: ours / HF-PyTorch", ratio(table, "roberta_lab|generate_64_cached_compiled", "hf-4.37-pytorch|generate_64_cached"), "≤ 1.0"),
         ("generate 256: no cache / cached (ours)", ratio(table, "roberta_lab|generate_256_nocache", "roberta_lab|generate_256_cached_compiled"), "≥ 3"),
     ]
+    agree = table.get("roberta_lab|bundled_mini_bfloat16_probe_agreement", {}).get("agreement")
+    if agree is not None:
+        checks.append(("bfloat16 top-1 agreement with float32, probe <mask>s (mini-mlm)", agree, "≥ 0.99"))
     one = table.get("roberta_lab|bundled_mini_one_sentence", {}).get("median_s")
     if one:
         checks.append(("bundled mini-mlm, one sentence (ms)", 1000 * one, "≤ 20"))

@@ -63,6 +63,8 @@ def main() -> None:
         tok = AutoTokenizer.from_pretrained(BUNDLED_MINI)
         emit(SYSTEM, "bundled_mini_fill_mask_text", "bundled", measure(
             lambda: fill_mask(bundled, tok, "The capital of France is <mask>."), reps * 4))
+        from roberta_lab.training.evaluate import bfloat16_agreement
+        emit(SYSTEM, "bundled_mini_bfloat16_probe_agreement", "bundled", bfloat16_agreement(bundled, tok))
     cfg = RobertaConfig(**SHAPES[shape])
     model = TFRobertaForMaskedLM(cfg)
     ids, mask = inputs(shape)
@@ -72,6 +74,10 @@ def main() -> None:
         emit(SYSTEM, "forward", shape, measure(lambda: model(ids, attention_mask=mask).logits.numpy(), reps))
         fn = tf.function(lambda i, a: model(i, attention_mask=a).logits)
         emit(SYSTEM, "forward_tffunction", shape, measure(lambda: fn(ids, mask).numpy(), reps))
+        model.set_compute_dtype("bfloat16")  # weights stay float32; matmuls in bfloat16
+        emit(SYSTEM, "forward_bfloat16", shape, measure(
+            lambda: model(ids, attention_mask=mask).logits.numpy(), reps))
+        model.set_compute_dtype(None)
     if wanted("all_outputs", only):
         emit(SYSTEM, "forward_all_outputs", shape, measure(
             lambda: model(ids, attention_mask=mask, output_attentions=True,

@@ -28,17 +28,21 @@ class Linear(keras.layers.Layer):
                                       initializer=truncated_normal(init_std))
         self.bias = (self.add_weight(shape=(out_dim,), name="bias", initializer="zeros")
                      if use_bias else None)
+        # bfloat16 mode (set_compute_dtype): the matmul's inputs and kernel are cast to this
+        # dtype and the product back to x's dtype, so the residual stream stays float32.
+        self.matmul_dtype: tf.DType | None = None
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        kernel = tf.cast(self.kernel, x.dtype)
+        dtype = self.matmul_dtype or x.dtype
+        kernel = tf.cast(self.kernel, dtype)
         # A 2-D matmul on [tokens, in] is the fastest path through oneDNN on CPU.
         if x.shape.rank == 2:
-            y = tf.matmul(x, kernel)
+            y = tf.cast(tf.matmul(tf.cast(x, dtype), kernel), x.dtype)
         else:
             lead = tf.shape(x)[:-1]
-            y = tf.matmul(tf.reshape(x, [-1, self.in_dim]), kernel)
-            y = tf.reshape(y, tf.concat([lead, [self.out_dim]], axis=0))
+            y = tf.matmul(tf.cast(tf.reshape(x, [-1, self.in_dim]), dtype), kernel)
+            y = tf.reshape(tf.cast(y, x.dtype), tf.concat([lead, [self.out_dim]], axis=0))
         if self.bias is not None:
             y = y + tf.cast(self.bias, y.dtype)
         return y

@@ -61,7 +61,6 @@ class RobertaMainLayer(keras.layers.Layer):
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True, **kw):
         super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
-        self.compute_dtype_override: tf.DType | None = None
         self.embeddings = RobertaEmbeddings(config, name="embeddings")
         self.blocks = [RobertaBlock(config, i, name=f"layer_._{i}")
                        for i in range(config.num_hidden_layers)]
@@ -103,9 +102,6 @@ class RobertaMainLayer(keras.layers.Layer):
         if types is None:
             types = tf.zeros([batch, seq], tf.int32)
         x = self.embeddings(ids, positions, types, embeds, training=training)
-        # bfloat16 mode: matmuls and the residual stream in bfloat16; LayerNorm and softmax
-        # compute in float32 inside their layers.
-        x = tf.cast(x, self.compute_dtype_override or x.dtype)
         # Graphs only: rows with out-of-range ids become NaN (XLA drops asserts, clamps gathers).
         x = poison_invalid_rows(cfg, x, ids, positions, types)
 
@@ -218,15 +214,22 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
         return self._forward(v, training)
 
     def set_compute_dtype(self, dtype: str | tf.DType | None) -> None:
-        """``"bfloat16"`` runs the matmuls and the residual stream in bfloat16 (weights stay
-        float32 and are cast on use; LayerNorm and softmax compute in float32); None or
-        ``"float32"`` goes back. Outputs stay float32 logits either way."""
+        """``"bfloat16"`` runs every dense matmul (projections, MLP, output layer) in bfloat16:
+        weights stay float32 and are cast on use, the products come back to float32, so the
+        residual stream, LayerNorm, softmax and attention stay float32; the output layer's best
+        few words per position are recomputed in float32 (``RobertaLMHead.REFINE_K``). None or
+        ``"float32"`` goes back. Outputs are float32 either way."""
         dtype = None if dtype is None else tf.as_dtype(dtype)
         if dtype not in (None, tf.float32, tf.bfloat16, tf.float16):
             raise ValueError(f"dtype must be 'bfloat16', 'float16', 'float32' or None, got {dtype}")
-        self.roberta.compute_dtype_override = None if dtype == tf.float32 else dtype
-        self.__dict__.pop("_forward_fns", None)  # traced graphs baked in the old dtype
-        self.__dict__.pop("_mask_logits_fn", None)
+        dtype = None if dtype == tf.float32 else dtype
+        for layer in self._flatten_layers(include_self=False, recursive=True):
+            if hasattr(layer, "matmul_dtype"):
+                layer.matmul_dtype = dtype
+        # Every compiled function traced by the engine baked the old dtype in.
+        for cache in ("_forward_fns", "_mask_logits_fn", "_compiled_runs", "_sweep_tails",
+                      "_importance_fns", "_generation_fns"):
+            self.__dict__.pop(cache, None)
 
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()

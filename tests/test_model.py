@@ -239,13 +239,29 @@ def test_bfloat16_mode_agrees_with_float32():
     ids = random_ids(4, 9, seed=12)
     f32 = model(ids, output_attentions=True).logits.numpy()
     model.set_compute_dtype("bfloat16")
+    linears = [lyr for lyr in model._flatten_layers() if hasattr(lyr, "matmul_dtype")]
+    assert len(linears) == 2 * 6 + 1 + 1 and all(lyr.matmul_dtype == tf.bfloat16 for lyr in linears)
     out = model(ids, output_attentions=True, output_hidden_states=True)
-    assert out.logits.dtype == tf.float32 and out.hidden_states[-1].dtype == tf.bfloat16
-    assert out.attentions[0].dtype == tf.float32  # softmax stays in float32
+    # Matmuls in bfloat16, the residual stream, norms and softmax in float32.
+    assert out.logits.dtype == tf.float32 and out.hidden_states[-1].dtype == tf.float32
+    assert out.attentions[0].dtype == tf.float32
     b16 = out.logits.numpy()
-    assert np.isfinite(b16).all()
-    assert np.abs(b16 - f32).max() < 0.1 * np.abs(f32).max()
+    assert np.isfinite(b16).all() and max_diff(b16, f32) > 0  # really ran in bfloat16
+    assert np.abs(b16 - f32).max() < 0.05 * np.abs(f32).max()
     assert (b16.argmax(-1) == f32.argmax(-1)).mean() > 0.9
+    # The output layer recomputes each position's best REFINE_K words in float32: on the same
+    # hidden state its ranking at the top is float32's.
+    head = model.lm_head
+    h = tf.constant(np.random.default_rng(3).normal(size=(2, 7, 32)).astype(np.float32))
+    head.matmul_dtype = None
+    exact = head.unembed(h).numpy()
+    head.matmul_dtype = tf.bfloat16
+    refined = head.unembed(h).numpy()
+    assert max_diff(refined, exact) > 0  # the rest stays bfloat16
+    np.testing.assert_array_equal(refined.argmax(-1), exact.argmax(-1))
+    top = np.argsort(-exact, -1)[..., :3]
+    np.testing.assert_allclose(np.take_along_axis(refined, top, -1),
+                               np.take_along_axis(exact, top, -1), atol=1e-5)
     model.set_compute_dtype(None)
     assert max_diff(model(ids).logits, f32) == 0.0
     with pytest.raises(ValueError, match="dtype"):

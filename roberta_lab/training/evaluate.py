@@ -71,6 +71,24 @@ def score_mlm_probes(model, tok, items=None):
     return probes_mod.score_probes(items, lambda text: table[text], encode)
 
 
+def bfloat16_agreement(model, tok, items=None):
+    """Share of probe ``<mask>`` positions whose top-1 token is the same in bfloat16 mode
+    (``model.set_compute_dtype("bfloat16")``) as in float32; the model is left in float32."""
+    items = probes_mod.read_jsonl(PROBES_PATH) if items is None else items
+    texts = sorted({probes_mod.masked_text(it, len(tok.encode(it["answer"], add_special_tokens=False)))
+                    for it in items})
+    model.set_compute_dtype(None)
+    f32 = mask_predictions(model, tok, texts)
+    try:
+        model.set_compute_dtype("bfloat16")
+        b16 = mask_predictions(model, tok, texts)
+    finally:
+        model.set_compute_dtype(None)
+    same = sum(a == b for t in texts for a, b in zip(f32[t], b16[t]))
+    total = sum(len(f32[t]) for t in texts)
+    return {"positions": total, "same_top1": same, "agreement": same / total}
+
+
 def paris_check(model, tok, k=5):
     enc = tok([PARIS_TEXT], return_tensors="np")
     logits = np.asarray(model(enc["input_ids"], attention_mask=enc["attention_mask"]).logits)[0]
@@ -150,6 +168,7 @@ def evaluate_mlm(name, args):
     return {"model": name, "probes": {**res, "per_subkind": by_sub}, "paris": paris_check(model, tok),
             "heldout_mlm": heldout_mlm_loss(model, tok, max_lines=args.max_heldout),
             "head_roles": head_roles(model, tok),
+            "bfloat16_top1_agreement": bfloat16_agreement(model, tok),
             "failure_examples": examples, "seconds": round(time.time() - t0, 1)}
 
 
