@@ -63,6 +63,32 @@ def main() -> None:
         tok = AutoTokenizer.from_pretrained(BUNDLED_MINI)
         emit(SYSTEM, "bundled_mini_fill_mask_text", "bundled", measure(
             lambda: fill_mask(bundled, tok, "The capital of France is <mask>."), reps * 4))
+        # All 32 single-head ablations of the bundled model on the seed sentence (the ablation
+        # widget's case: per-call overhead, not arithmetic, dominates) against the loop.
+        paris = tok(" Paris", add_special_tokens=False)["input_ids"][0]
+        mask_at = np.array([[SEED_IDS[0].index(4)]])
+        bmetric = Metric("logprob", mask_at, np.array([[paris]]))
+        sweep_heads(bundled, seed_ids, None, bmetric, progress=False)  # trace once
+        r = measure(lambda: sweep_heads(bundled, seed_ids, None, bmetric, progress=False), reps * 4)
+        batched = sweep_heads(bundled, seed_ids, None, bmetric, progress=False).metric
+        emit(SYSTEM, "bundled_sweep_all_heads", "bundled", {**r, "conditions": batched.size})
+        bl, bh = bundled.config.num_hidden_layers, bundled.config.num_attention_heads
+        bloop = tf.function(lambda i, hm: bundled(i, head_mask=hm).logits)
+
+        def bundled_loop():
+            out = []
+            for layer in range(bl):
+                for head in range(bh):
+                    hm = np.ones((bl, bh), np.float32)
+                    hm[layer, head] = 0
+                    logits = bloop(seed_ids, hm)
+                    out.append(float(bmetric.score(tf.gather(logits, mask_at, batch_dims=1),
+                                                   np.arange(1)).numpy()[0]))
+            return np.array(out)
+        reference = bundled_loop()
+        emit(SYSTEM, "bundled_sweep_all_heads_loop", "bundled", {
+            **measure(bundled_loop, reps), "conditions": bl * bh,
+            "max_abs_diff_vs_batched": float(np.abs(reference - batched).max())})
         from roberta_lab.training.evaluate import bfloat16_agreement
         emit(SYSTEM, "bundled_mini_bfloat16_probe_agreement", "bundled", bfloat16_agreement(bundled, tok))
     cfg = RobertaConfig(**SHAPES[shape])

@@ -25,12 +25,14 @@ def test_run_py_writes_the_table_for_the_small_shape(tmp_path):
     assert data["meta"]["errors"] == []
     assert data["meta"]["hardware"]["matmul_gflops"] > 0 and data["meta"]["hardware"]["read_gb_s"] > 0
     table = data["table"]
-    for measure in ("import", "bundled_mini_one_sentence", "bundled_mini_fill_mask_text", "forward", "forward_tffunction", "fill_mask_positions_only",
+    for measure in ("import", "bundled_mini_one_sentence", "bundled_mini_fill_mask_text", "bundled_sweep_all_heads", "bundled_sweep_all_heads_loop",
+                    "bundled_mini_bfloat16_probe_agreement", "forward", "forward_tffunction", "fill_mask_positions_only",
                     "fill_mask_full_logits", "sweep_all_heads", "sweep_all_heads_loop",
                     "run_with_cache_all"):
         assert f"roberta_lab|{measure}" in table, measure
     # The batched sweep and the loop agree (the harness records the difference).
     assert table["roberta_lab|sweep_all_heads_loop"]["max_abs_diff_vs_batched"] < 1e-4
+    assert table["roberta_lab|bundled_sweep_all_heads_loop"]["max_abs_diff_vs_batched"] < 1e-4
     report = (tmp_path / "mini.md").read_text()
     assert "## Ratios and hardware bounds" in report and "forward: share of matmul peak" in report
 

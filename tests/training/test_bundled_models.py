@@ -23,7 +23,7 @@ PROBE_ACCURACY_TARGET, PROBE_ACCURACY_MEASURED = 0.80, 0.8332
 PROBE_ACCURACY_MIN = (PROBE_ACCURACY_TARGET if PROBE_ACCURACY_MEASURED >= PROBE_ACCURACY_TARGET
                       else PROBE_ACCURACY_MEASURED - 0.02)
 PARIS_REACHED = True  # " Paris" top-1 for "The capital of France is <mask>."
-SEQ2SEQ_EXACT_MATCH_TARGET, SEQ2SEQ_EXACT_MATCH_MEASURED = 0.95, 0.0155
+SEQ2SEQ_EXACT_MATCH_TARGET, SEQ2SEQ_EXACT_MATCH_MEASURED = 0.95, 0.9985
 # Heads named in data/README.md with the role head_roles() measured for them (layer, head, role).
 NAMED_HEADS = [(1, 7, "prev"), (1, 1, "next"), (1, 3, "prev")]
 CAUSAL_SENTENCE_LOSS_MAX = 3.30  # measured 2.99 on SENTENCES (mean token loss), plus 0.3
@@ -236,3 +236,15 @@ def test_seq2seq_exact_match(seq2seq):
         assert em >= SEQ2SEQ_EXACT_MATCH_MEASURED - 0.03
     else:
         assert em >= SEQ2SEQ_EXACT_MATCH_TARGET
+
+
+def test_seq2seq_cross_attention_follows_the_alignment(seq2seq):
+    """Most cross-attention weight sits on the aligned (reversed) source letter: the best head
+    nearly all of it, the best layer's heads on average most of it (data/README.md)."""
+    from roberta_lab.training import seq2seq_task
+    from roberta_lab.training.evaluate import seq2seq_alignment
+    enc, dec, tok, layout = seq2seq
+    pairs = seq2seq_task.make_pairs(200, seed=0, split="heldout")
+    res = seq2seq_alignment(enc, dec, tok, pairs, int(layout["max_length"]))
+    assert res["best_head_mean"] >= 0.9 and res["best_layer_mean"] >= 0.5, res
+    assert res["best_layer_mean"] > 3 * res["uniform_baseline"]
