@@ -3,9 +3,10 @@
 A sweep evaluates many conditions (every single head, every whole layer, or chosen sets of
 heads). Rather than one forward pass per condition, it
 
-* runs the clean input once and keeps the residual stream entering every layer: ablating a head
-  in layer l cannot change anything below l, so each condition starts from ``resid_pre`` of its
-  lowest ablated layer (about half the layer work of a full pass for single heads);
+* runs the clean input once and keeps the residual stream entering every layer and every head's
+  output ``z``: ablating a head in layer l cannot change anything below l, nor layer l's
+  queries, keys, values and pattern, so each condition starts from layer l's clean ``z`` with
+  its heads ablated (about half the layer work of a full pass for single heads);
 * stacks conditions x texts as rows of one batch, each row with its own head mask
   (``head_mask`` of shape [rows, layers, heads]) or its own mean-ablation indicator;
 * evaluates the 50k-word output layer only at the positions the metric reads.
@@ -137,12 +138,12 @@ class _Tail:
     def __init__(self, model: Any, compile: bool):
         self.model, self.compile, self.fns = model, compile, {}
 
-    def __call__(self, start: int, x, mask, head_mask, mean_z, indicator, positions):
+    def __call__(self, start: int, x, z, mask, head_mask, mean_z, indicator, positions):
         key = (start, mean_z is None)
         if key not in self.fns:
             fn = lambda *a: self._run(start, *a)  # noqa: E731
             self.fns[key] = tf.function(fn, reduce_retracing=True) if self.compile else fn
-        return self.fns[key](x, mask, head_mask, mean_z, indicator, positions)
+        return self.fns[key](x, z, mask, head_mask, mean_z, indicator, positions)
 
     def fused(self, kind: str, ids, mask, clean: tuple, jobs: list[tuple]) -> tuple:
         """A whole small sweep as ONE compiled call: the clean pass (its residual stream at each
@@ -154,48 +155,88 @@ class _Tail:
         key = ("fused", kind, starts, jobs[0][3] is None)
         if key not in self.fns:
             def run(ids, mask, clean, args):
-                hidden, logits = self._clean(ids, mask, clean[0])
+                hidden, zs, logits = self._clean(ids, mask, clean[0])
                 baseline = _score(kind, logits, *clean[1:])
                 values = []
                 for start, (rows, head_mask, mean_z, indicator, pos, *read) in zip(starts, args):
-                    x = tf.gather(hidden[start], rows)
-                    values.append(_score(kind, self._run(start, x, tf.gather(mask, rows), head_mask,
-                                                          mean_z, indicator, pos), *read))
+                    x, z = tf.gather(hidden[start], rows), tf.gather(zs[start], rows)
+                    values.append(_score(kind, self._run(start, x, z, tf.gather(mask, rows),
+                                                          head_mask, mean_z, indicator, pos), *read))
                 return baseline, values
             self.fns[key] = tf.function(run, reduce_retracing=True)
         return self.fns[key](ids, mask, clean, [job[1:] for job in jobs])
 
     def _clean(self, ids, mask, positions):
-        """The unablated pass: (resid_pre of every layer, LM logits at ``positions``)."""
+        """The unablated pass: (resid_pre of every layer, z of every layer, LM logits at
+        ``positions``)."""
         trunk = self.model.roberta
         v = dict.fromkeys(("inputs_embeds", "past_key_values", "use_cache", "position_ids",
                            "token_type_ids", "encoder_hidden_states", "encoder_attention_mask",
                            "head_mask", "output_attentions"))
         v.update(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        hidden = trunk.call(v).hidden_states  # (layers + 1) x [texts, seq, d_model]; built layers
+        zs = {}
+        with self.model.hooks([(_is_self_z, lambda z, hook: zs.__setitem__(hook.name, z))]):
+            hidden = trunk.call(v).hidden_states  # (layers + 1) x [texts, seq, d_model]
         h = tf.gather(hidden[-1], positions, batch_dims=1)
-        return hidden, self.model.lm_head.unembed(self.model.lm_head.transform(h))
+        z_by_layer = [zs[f"blocks.{layer}.attn.hook_z"] for layer in range(len(trunk.blocks))]
+        return hidden, z_by_layer, self.model.lm_head.unembed(self.model.lm_head.transform(h))
 
-    def _run(self, start, x, mask, head_mask, mean_z, indicator, positions):
+    def _run(self, start, x, z, mask, head_mask, mean_z, indicator, positions):
+        """x: the clean resid_pre of layer ``start`` [rows, seq, d_model]; z: that layer's clean
+        z [rows, seq, head, d_head] -> LM logits at ``positions`` [rows, P, vocab]."""
         model = self.model
         trunk = model.roberta
         seq = tf.shape(x)[1]
         self_mask = trunk._self_mask(mask, seq, 0, seq)
-        hooks = []
-        if mean_z is not None:  # mean-ablation: z <- z*(1-ind) + mean*ind, per row and head
-            for layer in range(start, len(trunk.blocks)):
-                def replace(z, hook, layer=layer):
-                    ind = indicator[:, layer][:, None, :, None]  # [rows, 1, head, 1]
-                    return z * (1.0 - ind) + mean_z[layer][None, None] * ind
-                hooks.append((f"blocks.{layer}.attn.hook_z", replace))
         last = len(trunk.blocks) - 1
+        # The lowest ablated layer reads the clean stream, so its queries, keys, values and
+        # pattern are the clean run's: only its heads' outputs z change. Start from them.
+        if mean_z is None:
+            z = z * tf.cast(head_mask[:, start], z.dtype)[:, None, :, None]
+        else:
+            z = _mean_replace(z, indicator[:, start], mean_z[start])
+        if start == last:
+            h = _block_from_z(trunk.blocks[start], x, z, positions)
+            return model.lm_head.unembed(model.lm_head.transform(h))  # [rows, P, vocab]
+        x = _block_from_z(trunk.blocks[start], x, z)
+        hooks = []
+        if mean_z is not None:  # mean-ablation above the start layer, through hook_z
+            for layer in range(start + 1, len(trunk.blocks)):
+                hooks.append((f"blocks.{layer}.attn.hook_z",
+                              lambda z_, hook, layer=layer: _mean_replace(
+                                  z_, indicator[:, layer], mean_z[layer])))
         with model.hooks(hooks):
-            for layer in range(start, last):
+            for layer in range(start + 1, last):
                 hm = None if head_mask is None else head_mask[:, layer]
                 x, _, _, _ = trunk.blocks[layer](x, self_mask, hm)
             hm = None if head_mask is None else head_mask[:, last]
             h = _last_block_at(trunk.blocks[last], x, self_mask, hm, positions)
         return model.lm_head.unembed(model.lm_head.transform(h))  # [rows, P, vocab]
+
+
+def _is_self_z(name: str) -> bool:
+    return name.endswith(".attn.hook_z") and ".cross_attn." not in name
+
+
+def _mean_replace(z: tf.Tensor, indicator: tf.Tensor, mean: tf.Tensor) -> tf.Tensor:
+    """z [rows, pos, head, d_head] with the indicated heads (indicator [rows, head], 1 = ablate)
+    replaced by their mean (mean [head, d_head])."""
+    ind = tf.cast(indicator, z.dtype)[:, None, :, None]  # [rows, 1, head, 1]
+    return z * (1.0 - ind) + tf.cast(mean, z.dtype)[None, None] * ind
+
+
+def _block_from_z(block: Any, x: tf.Tensor, z: tf.Tensor, positions: tf.Tensor | None = None
+                  ) -> tf.Tensor:
+    """A block's output given its heads' outputs: x [rows, seq, d_model] (its input), z
+    [rows, seq, head, d_head] -> resid_post [rows, seq, d_model], or only at ``positions``
+    [rows, P] -> [rows, P, d_model]. Skips the queries, keys, values and pattern."""
+    if positions is not None:
+        x = tf.gather(x, positions, batch_dims=1)
+        z = tf.gather(z, positions, batch_dims=1)
+    shape = tf.shape(z)
+    attn = block.attn.output_dense(tf.reshape(z, [shape[0], shape[1], shape[2] * shape[3]]))
+    resid = block.attn_ln(attn + x)
+    return block.mlp_ln(block.mlp(resid) + resid)
 
 
 def _last_block_at(block: Any, x: tf.Tensor, self_mask: tf.Tensor | None, head_mask: Any,
@@ -261,7 +302,7 @@ def head_means(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | N
 
 
 def _SWEEP_NAMES(name: str) -> bool:  # a module-level function: compiled runs are cached by it
-    return name.endswith("hook_resid_pre") or name == "lm_head.hook_logits"
+    return name.endswith("hook_resid_pre") or _is_self_z(name) or name == "lm_head.hook_logits"
 
 
 def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, metric: Metric,
@@ -345,7 +386,9 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         values = []
         for _, start, rows, hm, ind in jobs:
             x = tf.gather(cache[f"blocks.{start}.hook_resid_pre"], rows)
-            logits = tail(start, x, tf.constant(mask[rows]), hm, mean_z, ind, tf.constant(pos[rows]))
+            z = tf.gather(cache[f"blocks.{start}.attn.hook_z"], rows)
+            logits = tail(start, x, z, tf.constant(mask[rows]), hm, mean_z, ind,
+                          tf.constant(pos[rows]))
             values.append(metric.score(logits, rows).numpy())
     for (chunk, *_), job_values in zip(jobs, values):
         for (ci, t), value in zip(chunk, job_values[:len(chunk)]):
@@ -367,16 +410,18 @@ def _run_distributed(model, tail, strategy, ids, mask, metric, pos, jobs, mean_z
     shared_mean = mean_z if is_mean else tf.zeros([0])
     values = []
     for _, start, rows, hm, ind in jobs:
-        def replica(rows_, hm_, ind_, pos_, used, targets, distractors, x_all, mask_all, mz,
-                    start=start):
-            logits = tail._run(start, tf.gather(x_all, rows_), tf.gather(mask_all, rows_),
-                               None if is_mean else hm_, mz if is_mean else None, ind_, pos_)
+        def replica(rows_, hm_, ind_, pos_, used, targets, distractors, x_all, z_all, mask_all,
+                    mz, start=start):
+            logits = tail._run(start, tf.gather(x_all, rows_), tf.gather(z_all, rows_),
+                               tf.gather(mask_all, rows_), None if is_mean else hm_,
+                               mz if is_mean else None, ind_, pos_)
             return _score(metric.kind, logits, used, targets, distractors)
         hm_rows = ind if hm is None else hm  # unused by mean-ablation; keeps one signature
         values.append(replicas.run_split(
             strategy, tail.fns, ("replicas", id(strategy), start, is_mean, metric.kind), replica,
             [tf.constant(rows), hm_rows, ind, tf.constant(pos[rows]), *metric.row_arrays(rows)],
-            [tf.constant(cache[f"blocks.{start}.hook_resid_pre"]), tf.constant(mask), shared_mean]))
+            [tf.constant(cache[f"blocks.{start}.hook_resid_pre"]),
+             tf.constant(cache[f"blocks.{start}.attn.hook_z"]), tf.constant(mask), shared_mean]))
     return baseline, values
 
 

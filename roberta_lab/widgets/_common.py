@@ -269,3 +269,49 @@ class ShellMixin:
         import re  # noqa: PLC0415
 
         return html.unescape(re.sub(r"<[^>]+>", "", self.message.value))
+
+
+class HeadViewMixin(ShellMixin):
+    """A layer / head / window view of one attention pattern (the attention and cross-attention
+    widgets): ``view``, ``heatmap_data``, ``export`` and resetting the window to a new text.
+    Needs ``controller`` (``pattern``, ``figure``, ``to_html``), ``layer_select``,
+    ``head_select`` and ``window``."""
+
+    controller: Any
+    layer_select: Any
+    head_select: Any
+    window: Any
+    _hold: bool = False  # set while the window is adjusted to a new text
+
+    def _observe_view(self) -> None:
+        for w in (self.layer_select, self.head_select, self.window):
+            w.observe(lambda _: None if self._hold else self.update(), names="value")
+
+    def _reset_window(self, length: int, value: tuple[int, int]) -> None:
+        self._hold = True  # one update after both changes, not one per change
+        try:
+            self.window.max = length
+            self.window.value = value
+        finally:
+            self._hold = False
+
+    @property
+    def view(self) -> tuple[int, Any, tuple[int, int]]:
+        return self.layer_select.value, self.head_select.value, tuple(self.window.value)
+
+    @property
+    def heatmap_data(self) -> np.ndarray:
+        layer, head, window = self.view
+        return self.controller.pattern(layer, head, window)
+
+    def export(self, path: str) -> str:
+        """The current view as .png, .svg or self-contained .html."""
+        if self.controller is None:
+            raise WidgetInputError("Nothing to export: the widget has no model.")
+        layer, head, window = self.view
+        if str(path).lower().endswith((".html", ".htm")):
+            return write_atomic(path, self.controller.to_html(layer, head, window).encode())
+        return export_figure(self.controller.figure(layer, head, window), path)
+
+    def update(self) -> None:  # pragma: no cover - every widget defines its own
+        raise NotImplementedError

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import (ShellMixin, WidgetInputError, clamp_window, encode_text, export_figure,
+from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
                       guarded, head_options, heatmap_figure, resolve, token_labels)
 
 DEFAULT_TEXT = "The keys to the cabinet are on the table, and the cat sat on the mat."
@@ -132,7 +132,7 @@ class AttentionController:
         return html_page(f"Attention L{layer}H{head}", self.figure(layer, head, (a, b)), extra)
 
 
-class AttentionExplorerWidget(ShellMixin):
+class AttentionExplorerWidget(HeadViewMixin):
     """Text box, layer/head dropdowns, token window; heatmap + role table."""
 
     def __init__(self, model: Any, tokenizer: Any = None, *, text: str = DEFAULT_TEXT,
@@ -141,7 +141,6 @@ class AttentionExplorerWidget(ShellMixin):
 
         self.message = W.HTML()
         self.controller = None
-        self._hold = False  # set while the window is adjusted to a new text
         try:
             model, tokenizer = resolve(model, tokenizer, "auto")
             self.controller = AttentionController(model, tokenizer, text)
@@ -162,8 +161,7 @@ class AttentionExplorerWidget(ShellMixin):
         self.widget = W.VBox([self.text, W.HBox([self.layer_select, self.head_select]),
                               self.window, self.message, W.HBox([self.plot, self.roles])])
         self.text.observe(self._on_text, names="value")
-        for w in (self.layer_select, self.head_select, self.window):
-            w.observe(lambda _: None if self._hold else self.update(), names="value")
+        self._observe_view()
         if c is not None:
             self.update()
 
@@ -171,22 +169,8 @@ class AttentionExplorerWidget(ShellMixin):
     def _on_text(self, change: dict) -> None:
         if self.controller.set_text(change["new"]):
             n = self.controller.length
-            self._hold = True
-            try:
-                self.window.max = n
-                self.window.value = clamp_window((0, DEFAULT_WINDOW), n)
-            finally:
-                self._hold = False
+            self._reset_window(n, clamp_window((0, DEFAULT_WINDOW), n))
         self.update()
-
-    @property
-    def view(self) -> tuple[int, int, tuple[int, int]]:
-        return self.layer_select.value, self.head_select.value, tuple(self.window.value)
-
-    @property
-    def heatmap_data(self) -> np.ndarray:
-        layer, head, window = self.view
-        return self.controller.pattern(layer, head, window)
 
     @guarded
     def update(self) -> None:
@@ -198,16 +182,6 @@ class AttentionExplorerWidget(ShellMixin):
         self.roles.value = self.controller.roles_html(layer, head)
         self.clear_message()
 
-    def export(self, path: str) -> str:
-        """The current view as .png, .svg or self-contained .html."""
-        if self.controller is None:
-            raise WidgetInputError("Nothing to export: the widget has no model.")
-        layer, head, window = self.view
-        if str(path).lower().endswith((".html", ".htm")):
-            from ._common import write_atomic  # noqa: PLC0415
-
-            return write_atomic(path, self.controller.to_html(layer, head, window).encode())
-        return export_figure(self.controller.figure(layer, head, window), path)
 
 
 def attention_explorer(model: Any, tokenizer: Any = None, **kw: Any) -> AttentionExplorerWidget:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import (ShellMixin, WidgetInputError, clamp_window, encode_text, export_figure,
+from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
                       guarded, head_options, heatmap_figure, load_tokenizer,
                       token_labels)
 
@@ -119,7 +119,7 @@ class CrossAttentionController:
                          extra)
 
 
-class CrossAttentionWidget(ShellMixin):
+class CrossAttentionWidget(HeadViewMixin):
     """Source text box, layer/head dropdowns and a source window over the alignment heatmap."""
 
     def __init__(self, encoder: Any, decoder: Any = None, tokenizer: Any = None, *,
@@ -128,7 +128,6 @@ class CrossAttentionWidget(ShellMixin):
 
         self.message = W.HTML()
         self.controller = None
-        self._hold = False  # set while the window is adjusted to a new text
         try:
             if isinstance(encoder, str):
                 encoder, decoder_, tok_ = load_seq2seq(encoder)
@@ -156,8 +155,7 @@ class CrossAttentionWidget(ShellMixin):
         self.widget = W.VBox([self.source, W.HBox([self.layer_select, self.head_select]),
                               self.window, self.message, self.output, self.plot])
         self.source.observe(self._on_source, names="value")
-        for w in (self.layer_select, self.head_select, self.window):
-            w.observe(lambda _: None if self._hold else self.update(), names="value")
+        self._observe_view()
         if c is not None:
             self.update()
 
@@ -165,22 +163,8 @@ class CrossAttentionWidget(ShellMixin):
     def _on_source(self, change: dict) -> None:
         if self.controller.set_source(change["new"]):
             n = len(self.controller.source_ids)
-            self._hold = True
-            try:
-                self.window.max = n
-                self.window.value = (0, n)
-            finally:
-                self._hold = False
+            self._reset_window(n, (0, n))
         self.update()
-
-    @property
-    def view(self) -> tuple[int, Any, tuple[int, int]]:
-        return self.layer_select.value, self.head_select.value, tuple(self.window.value)
-
-    @property
-    def heatmap_data(self) -> np.ndarray:
-        layer, head, window = self.view
-        return self.controller.pattern(layer, head, window)
 
     @guarded
     def update(self) -> None:
@@ -192,16 +176,6 @@ class CrossAttentionWidget(ShellMixin):
                        lambda: self.controller.figure(layer, head, window))
         self.clear_message()
 
-    def export(self, path: str) -> str:
-        """The current heatmap as .png, .svg or self-contained .html."""
-        if self.controller is None:
-            raise WidgetInputError("Nothing to export: the widget has no model.")
-        layer, head, window = self.view
-        if str(path).lower().endswith((".html", ".htm")):
-            from ._common import write_atomic  # noqa: PLC0415
-
-            return write_atomic(path, self.controller.to_html(layer, head, window).encode())
-        return export_figure(self.controller.figure(layer, head, window), path)
 
 
 def cross_attention(encoder: Any = "roberta-lab/mini-seq2seq", decoder: Any = None,
