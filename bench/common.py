@@ -71,8 +71,10 @@ def peak_memory():
         result["peak_mb"] = (max(peak[0], _rss_bytes()) - base) / 2**20
 
 
-def measure(fn, repeats: int = 5, warmup: int = 1) -> dict:
-    """Median and spread of ``repeats`` timed calls after ``warmup`` untimed ones."""
+def measure(fn, repeats: int = 5, warmup: int = 1, keep: list | None = None) -> dict:
+    """Median and spread of ``repeats`` timed calls after ``warmup`` untimed ones. With ``keep``
+    (a list), each timed call's return value is appended to it (a slow measurement's result
+    can then be checked without another untimed call)."""
     first = time.perf_counter()
     for _ in range(warmup):
         fn()
@@ -81,8 +83,10 @@ def measure(fn, repeats: int = 5, warmup: int = 1) -> dict:
     with peak_memory() as mem:
         for _ in range(repeats):
             t = time.perf_counter()
-            fn()
+            value = fn()
             times.append(time.perf_counter() - t)
+            if keep is not None:
+                keep.append(value)
     return {"median_s": float(np.median(times)), "min_s": float(np.min(times)),
             "max_s": float(np.max(times)), "runs": len(times), "first_call_s": first,
             "peak_mb": round(mem["peak_mb"], 1)}

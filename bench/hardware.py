@@ -43,6 +43,18 @@ def read_gbs(megabytes: int = 1024, repeats: int = 8) -> float:
     return megabytes * 2**20 / best / 1e9
 
 
+def vector_isa() -> str:
+    """The CPU's widest vector and bfloat16 instruction sets (they decide the matmul peak and
+    whether bfloat16 matmuls run natively: AVX-512 BF16 or AMX, or are emulated)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    return " ".join(flag for flag in wanted if flag in flags) or "none of " + " ".join(wanted)
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -57,6 +69,6 @@ def cpu_model() -> str:
 if __name__ == "__main__":
     print(json.dumps({"system": "machine", "measure": "hardware",
                       "matmul_gflops": round(matmul_gflops(), 1), "read_gb_s": round(read_gbs(), 1),
-                      "cpu": cpu_model(), "cores": os.cpu_count(),
+                      "cpu": cpu_model(), "cores": os.cpu_count(), "isa": vector_isa(),
                       "tensorflow": tf.__version__, "numpy": np.__version__,
                       "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)")}))

@@ -82,7 +82,8 @@ def ratio(table: dict, a: str, b: str) -> float | None:
 
 def report(shape: str, table: dict, hw: dict, args: argparse.Namespace) -> str:
     lines = [f"# Benchmark, {shape} shape", "",
-             f"{datetime.date.today()} on {hw.get('cpu')} ({hw.get('cores')} cores), "
+             f"{datetime.date.today()} on {hw.get('cpu')} ({hw.get('cores')} cores; "
+             f"{hw.get('isa', 'ISA not recorded')}), "
              f"TensorFlow {hw.get('tensorflow')}; {args.rounds} rounds, systems alternating.",
              f"Matmul peak {hw.get('matmul_gflops')} GFLOP/s, memory read {hw.get('read_gb_s')} GB/s.",
              "", "| system | measure | median s | spread s | peak MB | extra |", "|---|---|---|---|---|---|"]

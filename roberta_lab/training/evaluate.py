@@ -6,7 +6,8 @@
 
 mlm: probe accuracy (``probes.score_probes``) overall and per kind, the Paris check, and the
 held-out masked-LM loss (``heldout.txt``, masking fixed by ``--seed``).
-causal: held-out loss and perplexity, and greedy continuations of a few prompts.
+causal: held-out loss and perplexity, agreement minimal pairs (the right verb number more
+probable than the wrong one) and greedy continuations of a few prompts.
 seq2seq: greedy exact match on ``seq2seq_heldout.tsv`` and cross-attention on the aligned
 source position (``seq2seq_task.aligned_source_position``).
 
@@ -38,7 +39,8 @@ from roberta_lab.training.train import (BOS, EOS, MASK, PAD, causal_labels, enco
 CORPUS_DIR = "data/corpus"
 PROBES_PATH = "data/probes/mlm_probes.jsonl"
 PARIS_TEXT = "The capital of France is <mask>."
-CAUSAL_PROMPTS = ["The capital of France is", "After Monday comes", "The keys to the cabinet"]
+CAUSAL_PROMPTS = ["The capital of France is", "After Monday comes", "The keys to the cabinet",
+                  "A salmon is a kind of", "My sisters", "In the morning the children"]
 DEFAULT_MODELS = {"mlm": "roberta-lab/mini-mlm", "causal": "roberta-lab/mini-causal",
                   "seq2seq": "roberta-lab/mini-seq2seq"}
 
@@ -187,6 +189,43 @@ def greedy_continue(model, tok, prompt, n_new=12):
     return tok.decode(ids[start:], skip_special_tokens=True)
 
 
+OTHER_NUMBER = {" is": " are", " are": " is", " was": " were", " were": " was",
+                " has": " have", " have": " has"}
+
+
+def sentence_logprobs(model, tok, texts, batch_size=128):
+    """Total log-probability of each text under a causal LM, ``<s> text </s>`` -> [texts]."""
+    out = []
+    for i in range(0, len(texts), batch_size):
+        rows = [[BOS] + tok.encode(t, add_special_tokens=False) + [EOS] for t in texts[i:i + batch_size]]
+        width = max(map(len, rows))
+        ids = np.array([r + [PAD] * (width - len(r)) for r in rows], np.int32)
+        mask = (ids != PAD).astype(np.int32)
+        logits = np.asarray(model(ids, attention_mask=mask).logits, np.float64)[:, :-1]
+        shifted = logits - logits.max(-1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        picked = np.take_along_axis(logp, ids[:, 1:, None], axis=2)[..., 0]  # [rows, width - 1]
+        out.extend((picked * mask[:, 1:]).sum(axis=1))
+    return np.array(out)
+
+
+def agreement_minimal_pairs(model, tok, items=None):
+    """Grammar of a causal LM, BLiMP-style: each agreement probe sentence with its verb in the
+    right number against the same sentence with the other number (is/are, was/were, has/have);
+    accuracy = share where the right one is more probable, overall and per subkind
+    (simple, attractor, relative clause). Chance is 50%."""
+    items = probes_mod.read_jsonl(PROBES_PATH) if items is None else items
+    items = [it for it in items if it["kind"] == "agreement"]
+    good = [it["text_template"].replace("{mask}", it["answer"]) for it in items]
+    bad = [it["text_template"].replace("{mask}", OTHER_NUMBER[it["answer"]]) for it in items]
+    right = sentence_logprobs(model, tok, good) > sentence_logprobs(model, tok, bad)
+    per = {}
+    for it, ok in zip(items, right):
+        per.setdefault(it["subkind"], []).append(bool(ok))
+    return {"n": len(items), "accuracy": float(right.mean()),
+            "per_subkind": {k: float(np.mean(v)) for k, v in sorted(per.items())}}
+
+
 def heldout_causal_loss(model, tok, seq_len=64, batch=64, max_lines=0):
     lines = read_lines(os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
     rows = pack_lines(encode_lines(tok, lines), seq_len)
@@ -207,6 +246,7 @@ def evaluate_causal(name, args):
     model = TFRobertaForCausalLM.from_pretrained(name)
     tok = AutoTokenizer.from_pretrained(name)
     return {"model": name, "heldout": heldout_causal_loss(model, tok, max_lines=args.max_heldout),
+            "agreement_minimal_pairs": agreement_minimal_pairs(model, tok),
             "greedy": [{"prompt": p, "continuation": greedy_continue(model, tok, p)}
                        for p in CAUSAL_PROMPTS]}
 
