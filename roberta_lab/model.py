@@ -28,8 +28,8 @@ from .block import RobertaBlock
 from .config import RobertaConfig
 from .embeddings import RobertaEmbeddings, position_ids_from_embeds, position_ids_from_input_ids
 from .hooked import HookedRootMixin
-from .inputs import (BASE_SIGNATURE, check_training, poison_invalid_rows, prepare,
-                     unpack_inputs)
+from .input_checks import poison_invalid_rows
+from .inputs import BASE_SIGNATURE, check_training, prepare, unpack_inputs
 from .layers import Linear
 from .outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
 
