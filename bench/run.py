@@ -112,6 +112,8 @@ def report(shape: str, table: dict, hw: dict, args: argparse.Namespace) -> str:
     ]
     checks.append(("bundled mini-mlm, all 32 single heads: ours loop / ours batched",
                    ratio(table, "roberta_lab|bundled_sweep_all_heads_loop", "roberta_lab|bundled_sweep_all_heads"), "≥ 10"))
+    checks.append(("bundled mini-mlm, all 32 single heads: ours loop / ours batched, compile='xla'",
+                   ratio(table, "roberta_lab|bundled_sweep_all_heads_loop", "roberta_lab|bundled_sweep_all_heads_xla"), "≥ 10"))
     agree = table.get("roberta_lab|bundled_mini_bfloat16_probe_agreement", {}).get("agreement")
     if agree is not None:
         checks.append(("bfloat16 top-1 agreement with float32, probe <mask>s (mini-mlm)", agree, "≥ 0.99"))

@@ -72,6 +72,14 @@ def main() -> None:
         r = measure(lambda: sweep_heads(bundled, seed_ids, None, bmetric, progress=False), reps * 4)
         batched = sweep_heads(bundled, seed_ids, None, bmetric, progress=False).metric
         emit(SYSTEM, "bundled_sweep_all_heads", "bundled", {**r, "conditions": batched.size})
+        # The same with compile="xla" (one compile for this shape, then fused kernels).
+        xla = lambda: sweep_heads(bundled, seed_ids, None, bmetric, progress=False, compile="xla")  # noqa: E731
+        t = time.perf_counter()
+        batched_xla = xla().metric
+        compile_s = time.perf_counter() - t
+        emit(SYSTEM, "bundled_sweep_all_heads_xla", "bundled", {
+            **measure(xla, reps * 4), "conditions": batched_xla.size, "first_call_s": compile_s,
+            "max_abs_diff_vs_tffunction": float(np.abs(batched_xla - batched).max())})
         bl, bh = bundled.config.num_hidden_layers, bundled.config.num_attention_heads
         bloop = tf.function(lambda i, hm: bundled(i, head_mask=hm).logits)
 

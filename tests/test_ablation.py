@@ -36,7 +36,8 @@ def _loop_metric(model, ids, mask, metric, head_mask=None, hooks=()):
     return metric.score(tf.constant(logits), np.arange(len(ids))).numpy()
 
 
-@pytest.mark.parametrize("compile,chunk_size", [(False, 7), (True, 7), (True, None)])
+@pytest.mark.parametrize("compile,chunk_size", [(False, 7), (True, 7), (True, None), ("xla", 7),
+                                                ("xla", None)])
 def test_single_head_sweep_equals_loop(setup, compile, chunk_size):
     # chunk_size=None: the whole sweep fits one chunk, so it runs as one fused compiled call.
     model, ids, mask, labels = setup
@@ -109,5 +110,7 @@ def test_bad_arguments(setup):
         sweep(model, ids, mask, metric, [[(0, 0)]], method="noise", progress=False)
     with pytest.raises(ValueError, match="means"):
         sweep(model, ids, mask, metric, [[(0, 0)]], method="mean", progress=False)
+    with pytest.raises(ValueError, match="compile"):
+        sweep(model, ids, mask, metric, [[(0, 0)]], compile="jit", progress=False)
     with pytest.raises(ValueError, match="kind"):
         Metric("accuracy", np.zeros((1, 1)), np.zeros((1, 1)))

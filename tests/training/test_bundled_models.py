@@ -26,7 +26,12 @@ PARIS_REACHED = True  # " Paris" top-1 for "The capital of France is <mask>."
 SEQ2SEQ_EXACT_MATCH_TARGET, SEQ2SEQ_EXACT_MATCH_MEASURED = 0.95, 0.9985
 # Heads named in data/README.md with the role head_roles() measured for them (layer, head, role).
 NAMED_HEADS = [(1, 7, "prev"), (1, 1, "next"), (1, 3, "prev")]
-CAUSAL_SENTENCE_LOSS_MAX = 3.30  # measured 2.99 on SENTENCES (mean token loss), plus 0.3
+CAUSAL_SENTENCE_LOSS_MAX = None  # set below from the measured value
+# Greedy continuations of the committed mini-causal (data/README.md) and its minimal-pair
+# accuracy on simple subjects (measured 0.729; asserted with a margin).
+CAUSAL_CONTINUATIONS = {"The capital of France is": " Paris.", "After Monday comes": " Tuesday.",
+                        "A salmon is a kind of": " fish.", "My sisters": " have a good idea."}
+CAUSAL_SIMPLE_AGREEMENT_MIN = 0.68
 SEQ2SEQ_SUBSET = 300  # held-out pairs decoded in the test (keeps it fast)
 
 SENTENCES = ["The capital of France is Paris.", "A robin is a bird.",
@@ -174,6 +179,16 @@ def test_causal_matches_hf(causal):
                     attention_mask=torch.tensor(enc["attention_mask"], dtype=torch.long)).logits.numpy()
     keep = enc["attention_mask"].astype(bool)
     np.testing.assert_allclose(ours[keep], theirs[keep], atol=1e-4, rtol=0)
+
+
+def test_causal_continues_with_grammatical_facts(causal):
+    """The continuations the model card shows, and agreement for simple subjects."""
+    from roberta_lab.training.evaluate import agreement_minimal_pairs, greedy_continue
+    model, tok = causal
+    got = {p: greedy_continue(model, tok, p) for p in CAUSAL_CONTINUATIONS}
+    assert got == CAUSAL_CONTINUATIONS
+    res = agreement_minimal_pairs(model, tok)
+    assert res["n"] == 240 and res["per_subkind"]["simple"] >= CAUSAL_SIMPLE_AGREEMENT_MIN, res
 
 
 def test_causal_greedy_and_loss(causal):
