@@ -183,7 +183,6 @@ class AttentionExplorerWidget(HeadViewMixin):
         self.clear_message()
 
 
-
 def attention_explorer(model: Any, tokenizer: Any = None, **kw: Any) -> AttentionExplorerWidget:
     """One line: ``attention_explorer("roberta-lab/mini-mlm", text="...")``."""
     return AttentionExplorerWidget(model, tokenizer, **kw)

@@ -177,7 +177,6 @@ class CrossAttentionWidget(HeadViewMixin):
         self.clear_message()
 
 
-
 def cross_attention(encoder: Any = "roberta-lab/mini-seq2seq", decoder: Any = None,
                     tokenizer: Any = None, **kw: Any) -> CrossAttentionWidget:
     """One line: ``cross_attention("roberta-lab/mini-seq2seq", source="a b c")`` or
