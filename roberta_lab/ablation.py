@@ -237,6 +237,11 @@ def _block_from_z(block: Any, x: tf.Tensor, z: tf.Tensor, positions: tf.Tensor |
         z = tf.gather(z, positions, batch_dims=1)
     shape = tf.shape(z)
     attn = block.attn.output_dense(tf.reshape(z, [shape[0], shape[1], shape[2] * shape[3]]))
+    return _after_attention(block, attn, x)
+
+
+def _after_attention(block: Any, attn: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+    """The rest of a (self-attention only) block: resid_post = LN(mid + mlp(mid)), mid = LN(x + attn)."""
     resid = block.attn_ln(attn + x)
     return block.mlp_ln(block.mlp(resid) + resid)
 
@@ -252,8 +257,7 @@ def _last_block_at(block: Any, x: tf.Tensor, self_mask: tf.Tensor | None, head_m
                                                           tf.shape(x)[1]]),
                               positions, axis=2, batch_dims=1)
     attn, _, _ = block.attn(x_q, x, self_mask, head_mask)
-    resid = block.attn_ln(attn + x_q)
-    return block.mlp_ln(block.mlp(resid) + resid)
+    return _after_attention(block, attn, x_q)
 
 
 # --- results ------------------------------------------------------------------------------------

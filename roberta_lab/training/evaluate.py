@@ -195,16 +195,15 @@ OTHER_NUMBER = {" is": " are", " are": " is", " was": " were", " were": " was",
 
 def sentence_logprobs(model, tok, texts, batch_size=128):
     """Total log-probability of each text under a causal LM, ``<s> text </s>`` -> [texts]."""
+    import tensorflow as tf
     out = []
     for i in range(0, len(texts), batch_size):
         rows = [[BOS] + tok.encode(t, add_special_tokens=False) + [EOS] for t in texts[i:i + batch_size]]
         width = max(map(len, rows))
         ids = np.array([r + [PAD] * (width - len(r)) for r in rows], np.int32)
         mask = (ids != PAD).astype(np.int32)
-        logits = np.asarray(model(ids, attention_mask=mask).logits, np.float64)[:, :-1]
-        shifted = logits - logits.max(-1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-        picked = np.take_along_axis(logp, ids[:, 1:, None], axis=2)[..., 0]  # [rows, width - 1]
+        logp = tf.nn.log_softmax(model(ids, attention_mask=mask).logits[:, :-1], axis=-1)
+        picked = tf.gather(logp, ids[:, 1:], batch_dims=2).numpy()  # [rows, width - 1]
         out.extend((picked * mask[:, 1:]).sum(axis=1))
     return np.array(out)
 
