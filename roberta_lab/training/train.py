@@ -361,8 +361,8 @@ class Trainer:
         self.tok.save_pretrained(a.out)
         log = {
             "task": a.task,
-            "command": "python -m roberta_lab.training.train " + " ".join(sys.argv[1:]),
-            "args": vars(a),
+            "command": a.command,
+            "args": {k: v for k, v in vars(a).items() if k != "command"},
             "config": (self.cfg.to_dict() if a.task != "seq2seq" else
                        {"encoder": self.cfg_enc.to_dict(), "decoder": self.cfg_dec.to_dict()}),
             "n_params": self.n_params,
@@ -470,7 +470,10 @@ def parse_args(argv=None):
     ap.add_argument("--init", help="start from the weights in this folder (e.g. a checkpoint)")
     ap.add_argument("--corpus", default=CORPUS_DIR)
     ap.add_argument("--tokenizer", default=TOKENIZER_DIR)
+    argv = sys.argv[1:] if argv is None else [str(x) for x in argv]
     args = ap.parse_args(argv)
+    # The command as typed, for training_log.json (also when called as main([...])).
+    args.command = "python -m roberta_lab.training.train " + " ".join(argv)
     steps, batch, seq_len, lr = DEFAULTS[args.task]
     args.steps = args.steps or steps
     args.batch = args.batch or batch
