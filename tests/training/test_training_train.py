@@ -136,7 +136,7 @@ def test_rerunning_a_command_gives_the_same_weights(mlm_runs):
     assert a != c, "another seed must give other weights"
 
 
-def test_a_run_leaves_a_loadable_model_and_its_log(mlm_runs, corpus):
+def test_a_run_leaves_a_loadable_model_and_its_log(mlm_runs):
     from roberta_lab import AutoTokenizer, TFRobertaForMaskedLM
     out = mlm_runs / "a"
     log = json.loads((out / "training_log.json").read_text())
