@@ -17,21 +17,21 @@ DATA = os.path.join(ROOT, "data")
 MAX_SAFETENSORS_BYTES = 25 * 1000 * 1000
 
 # Targets, and what the committed models reached (data/README.md, "Measured quality").
-# A target is asserted only where it was reached; otherwise the test asserts the measured value
-# (minus a small margin), so it still catches a loader or model regression.
-PROBE_ACCURACY_TARGET, PROBE_ACCURACY_MEASURED = 0.80, 0.8332
-PROBE_ACCURACY_MIN = (PROBE_ACCURACY_TARGET if PROBE_ACCURACY_MEASURED >= PROBE_ACCURACY_TARGET
-                      else PROBE_ACCURACY_MEASURED - 0.02)
+# The tests assert the targets and the measured values (minus a small margin), so they also catch
+# a loader or model regression that leaves a target met.
+PROBE_ACCURACY_TARGET, PROBE_ACCURACY_MEASURED = 0.80, 0.8744
+PROBE_ACCURACY_MIN = PROBE_ACCURACY_MEASURED - 0.005  # a few items may flip on another CPU
 PARIS_REACHED = True  # " Paris" top-1 for "The capital of France is <mask>."
 SEQ2SEQ_EXACT_MATCH_TARGET, SEQ2SEQ_EXACT_MATCH_MEASURED = 0.95, 0.9985
 # Heads named in data/README.md with the role head_roles() measured for them (layer, head, role).
-NAMED_HEADS = [(1, 7, "prev"), (1, 1, "next"), (1, 3, "prev")]
-CAUSAL_SENTENCE_LOSS_MAX = 3.05  # measured 2.75 on SENTENCES (mean token loss), plus 0.3
+NAMED_HEADS = [(1, 1, "next"), (1, 7, "prev"), (1, 3, "prev")]
+CAUSAL_SENTENCE_LOSS_MAX = 3.31  # measured 3.01 on SENTENCES (mean token loss), plus 0.3
 # Greedy continuations of the committed mini-causal (data/README.md) and its minimal-pair
-# accuracy on simple subjects (measured 0.729; asserted with a margin).
+# accuracy (measured 0.521 overall, 0.5625 = 27/48 on simple subjects; asserted less 2 items).
 CAUSAL_CONTINUATIONS = {"The capital of France is": " Paris.", "After Monday comes": " Tuesday.",
-                        "A salmon is a kind of": " fish.", "My sisters": " have a good idea."}
-CAUSAL_SIMPLE_AGREEMENT_MIN = 0.68
+                        "The keys to the cabinet": " which the friend follows are red.",
+                        "A salmon is a kind of": " fish.", "My sisters": " have a big family."}
+CAUSAL_MINIMAL_PAIRS_MIN, CAUSAL_SIMPLE_AGREEMENT_MIN = 0.5125, 0.52
 SEQ2SEQ_SUBSET = 300  # held-out pairs decoded in the test (keeps it fast)
 
 SENTENCES = ["The capital of France is Paris.", "A robin is a bird.",
@@ -142,7 +142,9 @@ def test_probe_accuracy(mlm):
     model, tok = mlm
     res = score_mlm_probes(model, tok)
     assert res["n"] == 1067
-    assert res["accuracy"] >= PROBE_ACCURACY_MIN, {k: v["accuracy"] for k, v in res["per_kind"].items()}
+    per_kind = {k: v["accuracy"] for k, v in res["per_kind"].items()}
+    assert res["accuracy"] >= PROBE_ACCURACY_TARGET, per_kind
+    assert res["accuracy"] >= PROBE_ACCURACY_MIN, per_kind
 
 
 def test_bfloat16_mode_agrees_on_the_probes(mlm):
@@ -182,13 +184,14 @@ def test_causal_matches_hf(causal):
 
 
 def test_causal_continues_with_grammatical_facts(causal):
-    """The continuations the model card shows, and agreement for simple subjects."""
+    """The continuations the model card shows, and the minimal-pair agreement it measured."""
     from roberta_lab.training.evaluate import agreement_minimal_pairs, greedy_continue
     model, tok = causal
     got = {p: greedy_continue(model, tok, p) for p in CAUSAL_CONTINUATIONS}
     assert got == CAUSAL_CONTINUATIONS
     res = agreement_minimal_pairs(model, tok)
-    assert res["n"] == 240 and res["per_subkind"]["simple"] >= CAUSAL_SIMPLE_AGREEMENT_MIN, res
+    assert res["n"] == 240 and res["accuracy"] >= CAUSAL_MINIMAL_PAIRS_MIN, res
+    assert res["per_subkind"]["simple"] >= CAUSAL_SIMPLE_AGREEMENT_MIN, res
 
 
 def test_causal_greedy_and_loss(causal):

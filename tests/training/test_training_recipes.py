@@ -1,0 +1,117 @@
+"""roberta_lab.training.recipes: the bundled models' training commands, kept as data.
+
+The runner itself takes hours; here it runs with a stand-in for ``train.main`` so the chaining,
+resuming and sha256 comparison are checked, and the recipes are checked against the committed
+models (weights by sha256, arguments against each model's training_log.json).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from roberta_lab.training import recipes
+
+ROOT = recipes.ROOT
+HAS_GIT = shutil.which("git") is not None and os.path.isdir(os.path.join(ROOT, ".git"))
+
+
+def test_chains_run_in_order():
+    assert [s.name for s in recipes.chain("mini-mlm")] == ["mlm-stage3", "mini-mlm"]
+    assert [s.name for s in recipes.chain("mini-causal")] == ["mlm-stage3", "mini-causal"]
+    assert [s.name for s in recipes.chain("mini-seq2seq")] == ["mini-seq2seq"]
+    with pytest.raises(ValueError, match="model must be one of"):
+        recipes.chain("roberta-base")
+
+
+@pytest.mark.parametrize("name", [n for n, s in recipes.STAGES.items() if s is not None])
+def test_every_stage_is_step_only_and_parses(name):
+    stage = recipes.STAGES[name]
+    args = recipes.parsed(recipes.argv(stage, "/w"))
+    assert args["max_minutes"] == 0  # the clock never sets the schedule, so reruns repeat
+    assert args["out"] == os.path.join("/w", name)
+    assert args["init"] == (os.path.join("/w", stage.init.removeprefix("git:")) if stage.init else None)
+
+
+@pytest.mark.parametrize("model", sorted(recipes.MODEL_SHA256))
+def test_committed_model_is_its_recipe(model):
+    folder = os.path.join(ROOT, "data", model)
+    if not os.path.isfile(os.path.join(folder, "training_log.json")):
+        pytest.skip(f"{folder} is not trained")
+    for f, want in recipes.MODEL_SHA256[model].items():
+        assert recipes.sha256(os.path.join(folder, f)) == want, f
+    with open(os.path.join(folder, "training_log.json")) as fh:
+        log = json.load(fh)
+    ignore = ("command", "out", "init")
+    final = recipes.chain(model)[-1]
+    logged = {k: v for k, v in log["args"].items() if k not in ignore}
+    assert log["complete"] and logged == recipes.parsed(recipes.argv(final, "/w"), ignore)
+
+
+@pytest.mark.skipif(not HAS_GIT, reason="needs a git checkout")
+def test_start_weights_come_from_git(tmp_path):
+    dest = recipes.fetch_start(str(tmp_path))
+    assert sorted(os.listdir(dest)) == sorted(recipes.START_FILES)
+    assert recipes.sha256(os.path.join(dest, "model.safetensors")) == recipes.START_SHA256
+    with pytest.raises(subprocess.CalledProcessError):
+        subprocess.run(["git", "-C", ROOT, "show", f"{recipes.START_REF}:no/such/file"],
+                       check=True, capture_output=True)
+
+
+def _fake_train(calls):
+    """Stands in for train.main: records the argv and writes a finished run's files."""
+    def train_main(argv):
+        calls.append(list(argv))
+        args = recipes.parsed(argv)
+        subs = ["encoder", "decoder"] if args["task"] == "seq2seq" else [""]
+        for sub in subs:
+            os.makedirs(os.path.join(args["out"], sub), exist_ok=True)
+            with open(os.path.join(args["out"], sub, "model.safetensors"), "w") as fh:
+                fh.write(" ".join(argv) + sub)
+        with open(os.path.join(args["out"], "training_log.json"), "w") as fh:
+            json.dump({"complete": True, "args": args}, fh)
+    return train_main
+
+
+def test_run_repeats_stages_resumes_and_compares(tmp_path, monkeypatch, capsys):
+    work, calls = str(tmp_path), []
+    assert recipes.run("mini-seq2seq", work, _fake_train(calls)) is False  # fake weights differ
+    assert calls == [recipes.argv(recipes.STAGES["mini-seq2seq"], work)]
+    assert "DIFFERENT" in capsys.readouterr().out
+    # A complete stage with the same arguments is kept, not rerun.
+    fake = {f: recipes.sha256(os.path.join(work, "mini-seq2seq", f)) for f in recipes.MODEL_SHA256["mini-seq2seq"]}
+    monkeypatch.setitem(recipes.MODEL_SHA256, "mini-seq2seq", fake)
+    assert recipes.run("mini-seq2seq", work, _fake_train(calls)) is True and len(calls) == 1
+    assert "bit-identical" in capsys.readouterr().out
+    # An unfinished run (a periodic checkpoint) or other arguments are run again.
+    log_path = os.path.join(work, "mini-seq2seq", "training_log.json")
+    with open(log_path) as fh:
+        log = json.load(fh)
+    log["complete"] = False
+    with open(log_path, "w") as fh:
+        json.dump(log, fh)
+    recipes.run("mini-seq2seq", work, _fake_train(calls))
+    assert len(calls) == 2
+
+
+@pytest.mark.skipif(not HAS_GIT, reason="needs a git checkout")
+def test_run_chains_from_the_git_start(tmp_path):
+    work, calls = str(tmp_path), []
+    recipes.run("mini-causal", work, _fake_train(calls))
+    assert [c[0] for c in calls] == ["mlm", "causal"]
+    assert calls[0][calls[0].index("--init") + 1] == os.path.join(work, "mlm-stage2")
+    assert calls[1][calls[1].index("--init") + 1] == os.path.join(work, "mlm-stage3")
+    recipes.run("mini-mlm", work, _fake_train(calls))  # stage 3 is shared and kept
+    assert [c[0] for c in calls] == ["mlm", "causal", "mlm"] and "3e-4" in calls[2]
+
+
+def test_corpus_check_names_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="roberta_lab.training.corpus"):
+        recipes.check_corpus(str(tmp_path))
+    for name in recipes.CORPUS_SHA256:
+        (tmp_path / name).write_text("not the corpus\n")
+    with pytest.raises(ValueError, match="differs"):
+        recipes.check_corpus(str(tmp_path))
