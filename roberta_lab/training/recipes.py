@@ -113,8 +113,13 @@ def fetch_start(work, root=ROOT):
     dest = os.path.join(work, "mlm-stage2")
     os.makedirs(dest, exist_ok=True)
     for name in START_FILES:
-        blob = subprocess.run(["git", "-C", root, "show", f"{START_REF}:data/mini-mlm/{name}"],
-                              check=True, capture_output=True).stdout
+        got = subprocess.run(["git", "-C", root, "show", f"{START_REF}:data/mini-mlm/{name}"],
+                             capture_output=True)
+        if got.returncode:
+            raise FileNotFoundError(f"{START_REF}:data/mini-mlm/{name} is not in {root}'s git history "
+                                    "(a source checkout with full history is needed; "
+                                    f"git fetch --unshallow): {got.stderr.decode().strip()}")
+        blob = got.stdout
         with open(os.path.join(dest, name), "wb") as fh:
             fh.write(blob)
     if sha256(os.path.join(dest, "model.safetensors")) != START_SHA256:

@@ -16,7 +16,17 @@ import pytest
 from roberta_lab.training import recipes
 
 ROOT = recipes.ROOT
-HAS_GIT = shutil.which("git") is not None and os.path.isdir(os.path.join(ROOT, ".git"))
+
+
+def _has_start():
+    """A git checkout whose history holds START_REF (not a shallow clone, not an installed wheel)."""
+    if shutil.which("git") is None or not os.path.isdir(os.path.join(ROOT, ".git")):
+        return False
+    return subprocess.run(["git", "-C", ROOT, "cat-file", "-e", f"{recipes.START_REF}^{{commit}}"],
+                          capture_output=True).returncode == 0
+
+
+HAS_START = _has_start()
 
 
 def test_chains_run_in_order():
@@ -51,14 +61,16 @@ def test_committed_model_is_its_recipe(model):
     assert log["complete"] and logged == recipes.parsed(recipes.argv(final, "/w"), ignore)
 
 
-@pytest.mark.skipif(not HAS_GIT, reason="needs a git checkout")
-def test_start_weights_come_from_git(tmp_path):
+@pytest.mark.skipif(not HAS_START, reason="needs a git checkout with the start commit")
+def test_start_weights_come_from_git(tmp_path, monkeypatch):
     dest = recipes.fetch_start(str(tmp_path))
     assert sorted(os.listdir(dest)) == sorted(recipes.START_FILES)
     assert recipes.sha256(os.path.join(dest, "model.safetensors")) == recipes.START_SHA256
-    with pytest.raises(subprocess.CalledProcessError):
-        subprocess.run(["git", "-C", ROOT, "show", f"{recipes.START_REF}:no/such/file"],
-                       check=True, capture_output=True)
+    monkeypatch.setattr(recipes, "START_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="not the expected start"):
+        recipes.fetch_start(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="git history"):
+        recipes.fetch_start(str(tmp_path), root=str(tmp_path))  # not a checkout
 
 
 def _fake_train(calls):
@@ -97,7 +109,7 @@ def test_run_repeats_stages_resumes_and_compares(tmp_path, monkeypatch, capsys):
     assert len(calls) == 2
 
 
-@pytest.mark.skipif(not HAS_GIT, reason="needs a git checkout")
+@pytest.mark.skipif(not HAS_START, reason="needs a git checkout with the start commit")
 def test_run_chains_from_the_git_start(tmp_path):
     work, calls = str(tmp_path), []
     recipes.run("mini-causal", work, _fake_train(calls))
