@@ -46,8 +46,7 @@ class Stage:
     args: tuple  # train.py arguments, without --out and --init
 
 
-STAGES = {
-    "mlm-stage2": None,  # from git (START_REF:data/mini-mlm)
+STAGES = {  # "git:mlm-stage2" is START_REF's mini-mlm, written to --work/mlm-stage2
     "mlm-stage3": Stage("mlm-stage3", "git:mlm-stage2",
                         ("mlm", "--steps", "5000", "--batch", "32", "--jit", "--lr", "1e-3",
                          "--warmup", "0.02", "--seed", "2")),

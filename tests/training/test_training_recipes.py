@@ -37,7 +37,7 @@ def test_chains_run_in_order():
         recipes.chain("roberta-base")
 
 
-@pytest.mark.parametrize("name", [n for n, s in recipes.STAGES.items() if s is not None])
+@pytest.mark.parametrize("name", sorted(recipes.STAGES))
 def test_every_stage_is_step_only_and_parses(name):
     stage = recipes.STAGES[name]
     args = recipes.parsed(recipes.argv(stage, "/w"))
@@ -127,3 +127,12 @@ def test_corpus_check_names_the_problem(tmp_path):
         (tmp_path / name).write_text("not the corpus\n")
     with pytest.raises(ValueError, match="differs"):
         recipes.check_corpus(str(tmp_path))
+
+
+def test_list_prints_every_chain(capsys):
+    assert recipes.main(["list", "--work", "/w"]) == 0
+    out = capsys.readouterr().out
+    for model in recipes.MODEL_SHA256:
+        assert f"{model}:" in out
+    assert f"--init /w/mlm-stage2 (start: git {recipes.START_REF[:7]}:data/mini-mlm)" in out
+    assert "--lr 3e-4 --warmup 0.02 --seed 5 --out /w/mini-mlm --init /w/mlm-stage3" in out
