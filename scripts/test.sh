@@ -18,6 +18,8 @@ python3 -m venv "$venv"
 export TF_CPP_MIN_LOG_LEVEL=3 HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES=""
 status=0
 "$venv/bin/python" -m pytest -n 2 --dist loadfile "$@" || status=$?
+# The docstrings' runnable examples (tiny configs; about a minute).
+"$venv/bin/python" -m pytest -q --doctest-modules roberta_lab || status=$?
 # The notebooks: every cell runs and its stored output is compared (nbval; widget, bertviz and
 # timing cells are marked NBVAL_IGNORE_OUTPUT). loadscope keeps a notebook on one worker.
 # NOTEBOOKS=0 skips this run. Refresh the stored outputs with scripts/execute_notebooks.sh.

@@ -42,16 +42,27 @@ def test_cached_equals_uncached_64_steps(model, greedy):
     np.testing.assert_array_equal(generate(model, prompt, max_new_tokens=NEW, compiled=False), ref)
 
 
+def test_compile_words_and_the_old_keyword(model, greedy):
+    """compile=False | True | "xla" as everywhere; compiled= still works, with a warning."""
+    prompt, ref = greedy
+    for mode in (True, False):
+        np.testing.assert_array_equal(generate(model, prompt, max_new_tokens=NEW, compile=mode),
+                                      ref)
+    with pytest.warns(DeprecationWarning, match="compile="):
+        old = generate(model, prompt, max_new_tokens=NEW, compiled="graph")
+    np.testing.assert_array_equal(old, ref)
+
+
 def test_compiled_loop_traced_once(model, greedy):
     prompt, ref = greedy
     generate(model, prompt, max_new_tokens=NEW)
-    fns = dict(model._generation_fns)
+    fns = model.compiled_functions.entries("generation")
     counts = {k: f.experimental_get_tracing_count() for k, f in fns.items()}
     other = random_ids(2, 6, seed=12)  # same shapes, other values and mask
     generate(model, other, np.array([[0, 1, 1, 1, 1, 1], [1] * 6]), max_new_tokens=NEW,
              eos_token_id=5, pad_token_id=7)  # eos and pad are inputs, not baked in
     generate(model, prompt, max_new_tokens=NEW)
-    assert dict(model._generation_fns) == fns
+    assert model.compiled_functions.entries("generation") == fns
     assert {k: f.experimental_get_tracing_count() for k, f in fns.items()} == counts
 
 

@@ -106,7 +106,7 @@ def test_same_results_eager_and_compiled(mlm):
         for name in c1:
             assert max_diff(c1[name], c2[name]) < 1e-5, name
     # a hook set is traced once and reused
-    runs = mlm.__dict__["_compiled_runs"]
+    runs = mlm.compiled_functions.entries("hooked_runs")
     before = {k: v.experimental_get_tracing_count() for k, v in runs.items()}
     mlm.run_with_cache(ids, attention_mask=mask, fwd_hooks=hooks, compile=True)
     after = {k: v.experimental_get_tracing_count() for k, v in runs.items()}

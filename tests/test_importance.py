@@ -62,3 +62,16 @@ def test_pruning_curve(setup):
     assert abs(curve.metric[-1] - full) < 1e-4
     with pytest.raises(ValueError, match="step"):
         pruning_curve(model, ids, mask, metric, step=0)
+
+
+def test_compile_words_agree(setup):
+    """compile=False | True | "xla": the same gradients; compiled ones live in the registry."""
+    model, ids, mask, labels = setup
+    metric = masked_lm_metric(labels)
+    eager = head_mask_gradients(model, ids, mask, metric, compile=False)
+    for mode in (True, "xla"):
+        np.testing.assert_allclose(head_mask_gradients(model, ids, mask, metric, compile=mode),
+                                   eager, atol=1e-5)
+    assert {key[1] for key in model.compiled_functions.entries("importance")} >= {True, "xla"}
+    with pytest.raises(ValueError, match="compile"):
+        head_mask_gradients(model, ids, mask, metric, compile="fast")

@@ -87,10 +87,10 @@ def test_all_heads_equal_whole_layer(mlm):
 
 def test_compiled_equals_eager_and_traces_once(mlm):
     eager = patch_heads(mlm, CLEAN, CORRUPT, METRIC, chunk_size=3, progress=False)
-    before = set(mlm.__dict__.get("_compiled_runs", {}))
+    before = set(mlm.compiled_functions.entries("hooked_runs"))
     comp = patch_heads(mlm, CLEAN, CORRUPT, METRIC, chunk_size=3, compile=True, progress=False)
     np.testing.assert_allclose(comp.patched, eager.patched, atol=1e-5)
-    new = [f for k, f in mlm.__dict__["_compiled_runs"].items() if k not in before]
+    new = [f for k, f in mlm.compiled_functions.entries("hooked_runs").items() if k not in before]
     # 8 conditions in chunks of 3, the last one padded: one trace for the whole sweep
     assert len(new) == 1 and new[0].experimental_get_tracing_count() == 1
 

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..model.inputs import engine_inputs
 from . import replicas
 
 
@@ -68,7 +69,7 @@ class Metric:
 
     def score(self, logits: tf.Tensor, rows: np.ndarray) -> tf.Tensor:
         """logits [rows, P, vocab] at this metric's positions for texts ``rows`` -> [rows]."""
-        return _score(self.kind, logits, *self.row_arrays(rows))
+        return score(self.kind, logits, *self.row_arrays(rows))
 
     def row_arrays(self, rows: np.ndarray) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """(used [rows, P] float, targets [rows, P], distractors [rows, P]) for texts ``rows``."""
@@ -77,7 +78,7 @@ class Metric:
                 tf.constant(self.targets[rows]), tf.constant(distractors[rows]))
 
 
-def _score(kind: str, logits: tf.Tensor, used: tf.Tensor, targets: tf.Tensor,
+def score(kind: str, logits: tf.Tensor, used: tf.Tensor, targets: tf.Tensor,
            distractors: tf.Tensor) -> tf.Tensor:
     """The metric per row: logits [rows, P, vocab], used/targets/distractors [rows, P] -> [rows].
     Plain tensor code, so it runs eagerly or inside the sweep's compiled function."""
@@ -126,94 +127,84 @@ def mask_random_tokens(ids: np.ndarray, mask: np.ndarray, special_ids: Iterable[
 
 
 # --- the batched tail of the network ------------------------------------------------------------
-def _gather_positions(h: tf.Tensor, positions: np.ndarray) -> tf.Tensor:
-    """h [rows, seq, d] at positions [rows, P] (-1 -> 0, masked later) -> [rows, P, d]."""
-    return tf.gather(h, tf.constant(np.maximum(positions, 0)), batch_dims=1)
+# Blocks start..L-1 from a given residual stream, then the LM head at a few positions, through
+# the block's own steps (attend, after_attention, at_positions). The compiled functions live in
+# the model's registry (owner "sweep"): one per start layer and ablation method, or one per
+# fused small sweep.
+def _compiled(model: Any, compile: bool | str, key: tuple, fn: Any) -> Any:
+    if not compile:
+        return fn
+    return model.compiled_functions.get(
+        "sweep", (compile,) + key,
+        lambda: tf.function(fn, reduce_retracing=True, jit_compile=compile == "xla"))
 
 
-class _Tail:
-    """Runs blocks start..L-1 from a given residual stream, then the LM head at a few
-    positions. One compiled function per start layer and chunk shape."""
+def _tail_fn(model: Any, compile: bool | str, start: int, is_mean: bool) -> Any:
+    return _compiled(model, compile, ("tail", start, is_mean),
+                     lambda *a: _tail(model, start, *a))
 
-    def __init__(self, model: Any, compile: bool | str):
-        self.model, self.compile, self.fns = model, compile, {}
-        self.jit = compile == "xla"  # XLA: fewer, fused kernels; one compile per input shape
 
-    def __call__(self, start: int, x, z, mask, head_mask, mean_z, indicator, positions):
-        key = (start, mean_z is None)
-        if key not in self.fns:
-            fn = lambda *a: self._run(start, *a)  # noqa: E731
-            self.fns[key] = (tf.function(fn, reduce_retracing=True, jit_compile=self.jit)
-                             if self.compile else fn)
-        return self.fns[key](x, z, mask, head_mask, mean_z, indicator, positions)
+def _fused_fn(model: Any, compile: bool | str, kind: str, starts: tuple, is_mean: bool) -> Any:
+    """A whole small sweep as ONE compiled call: the clean pass (its residual stream at each
+    start layer and its metric), every start layer's tail, and the scoring.
+    Arguments: ids, mask, clean (positions, used, targets, distractors) per text, and per job
+    (rows_texts, head_mask, mean_z, indicator, positions, used, targets, distractors).
+    Returns (baseline [texts], [values [rows] per job])."""
+    def run(ids, mask, clean, args):
+        hidden, zs, logits = _clean(model, ids, mask, clean[0])
+        baseline = score(kind, logits, *clean[1:])
+        values = []
+        for start, (rows, head_mask, mean_z, indicator, pos, *read) in zip(starts, args):
+            x, z = tf.gather(hidden[start], rows), tf.gather(zs[start], rows)
+            values.append(score(kind, _tail(model, start, x, z, tf.gather(mask, rows),
+                                             head_mask, mean_z, indicator, pos), *read))
+        return baseline, values
+    return _compiled(model, compile, ("fused", kind, starts, is_mean), run)
 
-    def fused(self, kind: str, ids, mask, clean: tuple, jobs: list[tuple]) -> tuple:
-        """A whole small sweep as ONE compiled call: the clean pass (its residual stream at each
-        start layer and its metric), every start layer's tail, and the scoring.
-        clean: (positions, used, targets, distractors) per text; jobs: (start, rows_texts,
-        head_mask, mean_z, indicator, positions, used, targets, distractors).
-        Returns (baseline [texts], [values [rows] per job])."""
-        starts = tuple(job[0] for job in jobs)
-        key = ("fused", kind, starts, jobs[0][3] is None)
-        if key not in self.fns:
-            def run(ids, mask, clean, args):
-                hidden, zs, logits = self._clean(ids, mask, clean[0])
-                baseline = _score(kind, logits, *clean[1:])
-                values = []
-                for start, (rows, head_mask, mean_z, indicator, pos, *read) in zip(starts, args):
-                    x, z = tf.gather(hidden[start], rows), tf.gather(zs[start], rows)
-                    values.append(_score(kind, self._run(start, x, z, tf.gather(mask, rows),
-                                                          head_mask, mean_z, indicator, pos), *read))
-                return baseline, values
-            self.fns[key] = tf.function(run, reduce_retracing=True, jit_compile=self.jit)
-        return self.fns[key](ids, mask, clean, [job[1:] for job in jobs])
 
-    def _clean(self, ids, mask, positions):
-        """The unablated pass: (resid_pre of every layer, z of every layer, LM logits at
-        ``positions``)."""
-        trunk = self.model.roberta
-        v = dict.fromkeys(("inputs_embeds", "past_key_values", "use_cache", "position_ids",
-                           "token_type_ids", "encoder_hidden_states", "encoder_attention_mask",
-                           "head_mask", "output_attentions"))
-        v.update(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        zs = {}
-        with self.model.hooks([(_is_self_z, lambda z, hook: zs.__setitem__(hook.name, z))]):
-            hidden = trunk.call(v).hidden_states  # (layers + 1) x [texts, seq, d_model]
-        h = tf.gather(hidden[-1], positions, batch_dims=1)
-        z_by_layer = [zs[f"blocks.{layer}.attn.hook_z"] for layer in range(len(trunk.blocks))]
-        return hidden, z_by_layer, self.model.lm_head.unembed(self.model.lm_head.transform(h))
+def _clean(model: Any, ids: tf.Tensor, mask: tf.Tensor, positions: tf.Tensor) -> tuple:
+    """The unablated pass: (resid_pre of every layer, z of every layer, LM logits at
+    ``positions``)."""
+    trunk = model.roberta
+    zs = {}
+    with model.hooks([(_is_self_z, lambda z, hook: zs.__setitem__(hook.name, z))]):
+        inputs = engine_inputs(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        hidden = trunk.call(inputs).hidden_states  # (layers + 1) x [texts, seq, d_model]
+    h = tf.gather(hidden[-1], positions, batch_dims=1)
+    z_by_layer = [zs[f"blocks.{layer}.attn.hook_z"] for layer in range(len(trunk.blocks))]
+    return hidden, z_by_layer, model.lm_head.logits(h)
 
-    def _run(self, start, x, z, mask, head_mask, mean_z, indicator, positions):
-        """x: the clean resid_pre of layer ``start`` [rows, seq, d_model]; z: that layer's clean
-        z [rows, seq, head, d_head] -> LM logits at ``positions`` [rows, P, vocab]."""
-        model = self.model
-        trunk = model.roberta
-        seq = tf.shape(x)[1]
-        self_mask = trunk._self_mask(mask, seq, 0, seq)
-        last = len(trunk.blocks) - 1
-        # The lowest ablated layer reads the clean stream, so its queries, keys, values and
-        # pattern are the clean run's: only its heads' outputs z change. Start from them.
-        if mean_z is None:
-            z = z * tf.cast(head_mask[:, start], z.dtype)[:, None, :, None]
-        else:
-            z = _mean_replace(z, indicator[:, start], mean_z[start])
-        if start == last:
-            h = _block_from_z(trunk.blocks[start], x, z, positions)
-            return model.lm_head.unembed(model.lm_head.transform(h))  # [rows, P, vocab]
-        x = _block_from_z(trunk.blocks[start], x, z)
-        hooks = []
-        if mean_z is not None:  # mean-ablation above the start layer, through hook_z
-            for layer in range(start + 1, len(trunk.blocks)):
-                hooks.append((f"blocks.{layer}.attn.hook_z",
-                              lambda z_, hook, layer=layer: _mean_replace(
-                                  z_, indicator[:, layer], mean_z[layer])))
-        with model.hooks(hooks):
-            for layer in range(start + 1, last):
-                hm = None if head_mask is None else head_mask[:, layer]
-                x, _, _, _ = trunk.blocks[layer](x, self_mask, hm)
-            hm = None if head_mask is None else head_mask[:, last]
-            h = _last_block_at(trunk.blocks[last], x, self_mask, hm, positions)
-        return model.lm_head.unembed(model.lm_head.transform(h))  # [rows, P, vocab]
+
+def _tail(model: Any, start: int, x, z, mask, head_mask, mean_z, indicator, positions):
+    """x: the clean resid_pre of layer ``start`` [rows, seq, d_model]; z: that layer's clean
+    z [rows, seq, head, d_head] -> LM logits at ``positions`` [rows, P, vocab]."""
+    trunk = model.roberta
+    blocks = trunk.blocks
+    self_mask = trunk.self_mask(mask, tf.shape(x)[1])
+    last = len(blocks) - 1
+    # The lowest ablated layer reads the clean stream, so its queries, keys, values and
+    # pattern are the clean run's: only its heads' outputs z change. Start from them.
+    if mean_z is None:
+        z = z * tf.cast(head_mask[:, start], z.dtype)[:, None, :, None]
+    else:
+        z = _mean_replace(z, indicator[:, start], mean_z[start])
+    if start == last:  # only the metric's positions are needed
+        x, z = tf.gather(x, positions, batch_dims=1), tf.gather(z, positions, batch_dims=1)
+        return model.lm_head.logits(blocks[start].after_attention(x, z)[0])  # [rows, P, vocab]
+    x = blocks[start].after_attention(x, z)[0]
+    hooks = []
+    if mean_z is not None:  # mean-ablation above the start layer, through hook_z
+        for layer in range(start + 1, len(blocks)):
+            hooks.append((f"blocks.{layer}.attn.hook_z",
+                          lambda z_, hook, layer=layer: _mean_replace(
+                              z_, indicator[:, layer], mean_z[layer])))
+    with model.hooks(hooks):
+        for layer in range(start + 1, last):
+            hm = None if head_mask is None else head_mask[:, layer]
+            x = blocks[layer](x, self_mask, hm)[0]
+        hm = None if head_mask is None else head_mask[:, last]
+        h = blocks[last].at_positions(x, positions, self_mask, hm)
+    return model.lm_head.logits(h)  # [rows, P, vocab]
 
 
 def _is_self_z(name: str) -> bool:
@@ -225,39 +216,6 @@ def _mean_replace(z: tf.Tensor, indicator: tf.Tensor, mean: tf.Tensor) -> tf.Ten
     replaced by their mean (mean [head, d_head])."""
     ind = tf.cast(indicator, z.dtype)[:, None, :, None]  # [rows, 1, head, 1]
     return z * (1.0 - ind) + tf.cast(mean, z.dtype)[None, None] * ind
-
-
-def _block_from_z(block: Any, x: tf.Tensor, z: tf.Tensor, positions: tf.Tensor | None = None
-                  ) -> tf.Tensor:
-    """A block's output given its heads' outputs: x [rows, seq, d_model] (its input), z
-    [rows, seq, head, d_head] -> resid_post [rows, seq, d_model], or only at ``positions``
-    [rows, P] -> [rows, P, d_model]. Skips the queries, keys, values and pattern."""
-    if positions is not None:
-        x = tf.gather(x, positions, batch_dims=1)
-        z = tf.gather(z, positions, batch_dims=1)
-    shape = tf.shape(z)
-    attn = block.attn.output_dense(tf.reshape(z, [shape[0], shape[1], shape[2] * shape[3]]))
-    return _after_attention(block, attn, x)
-
-
-def _after_attention(block: Any, attn: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
-    """The rest of a (self-attention only) block: resid_post = LN(mid + mlp(mid)), mid = LN(x + attn)."""
-    resid = block.attn_ln(attn + x)
-    return block.mlp_ln(block.mlp(resid) + resid)
-
-
-def _last_block_at(block: Any, x: tf.Tensor, self_mask: tf.Tensor | None, head_mask: Any,
-                   positions: tf.Tensor) -> tf.Tensor:
-    """The last block, computed only for the query positions the metric reads: keys and values
-    still come from every position, but queries, the MLP and the norms run on P rows, not seq.
-    x [rows, seq, d_model], positions [rows, P] -> resid_post at those positions [rows, P, d]."""
-    x_q = tf.gather(x, positions, batch_dims=1)  # [rows, P, d_model]
-    if self_mask is not None and self_mask.shape[2] != 1:  # causal masks have a query axis
-        self_mask = tf.gather(tf.broadcast_to(self_mask, [tf.shape(x)[0], 1, tf.shape(x)[1],
-                                                          tf.shape(x)[1]]),
-                              positions, axis=2, batch_dims=1)
-    attn, _, _ = block.attn(x_q, x, self_mask, head_mask)
-    return _after_attention(block, attn, x_q)
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -351,9 +309,6 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     n_texts = len(ids)
     all_rows = np.arange(n_texts)
     pos = np.maximum(metric.positions, 0)
-    # The compiled tails live on the model, so a second sweep reuses their traces.
-    tails = model.__dict__.setdefault("_sweep_tails", {})
-    tail = tails.setdefault(compile, _Tail(model, compile))
     per_text = np.zeros((len(conds), n_texts), np.float32)
     order = sorted(range(len(conds)), key=lambda i: conds[i][0][0])
     todo = [(ci, t) for ci in order for t in range(n_texts)]  # rows grouped by start layer
@@ -378,17 +333,19 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         jobs.append((chunk, start, rows_texts, head_mask, tf.constant(ablate)))
     mean_z = means if method == "mean" else None
     if strategy is not None:
-        baseline_per_text, values = _run_distributed(model, tail, strategy, ids, mask, metric, pos,
+        baseline_per_text, values = _run_distributed(model, strategy, ids, mask, metric, pos,
                                                      jobs, mean_z)
     elif compile and sum(len(j[2]) for j in jobs) <= chunk_size:
         # A small sweep (all rows within one chunk's memory) is ONE compiled call, clean pass
         # and scoring included: on a small model the cost of each call and each eager op, not
         # the arithmetic, is what a per-layer loop would pay.
-        baseline_t, values_t = tail.fused(
-            metric.kind, tf.constant(ids), tf.constant(mask),
+        fused = _fused_fn(model, compile, metric.kind, tuple(job[1] for job in jobs),
+                          mean_z is None)
+        baseline_t, values_t = fused(
+            tf.constant(ids), tf.constant(mask),
             (tf.constant(pos),) + metric.row_arrays(all_rows),
-            [(start, tf.constant(rows), hm, mean_z, ind, tf.constant(pos[rows]))
-             + metric.row_arrays(rows) for _, start, rows, hm, ind in jobs])
+            [(tf.constant(rows), hm, mean_z, ind, tf.constant(pos[rows]))
+             + metric.row_arrays(rows) for _, _, rows, hm, ind in jobs])
         baseline_per_text = baseline_t.numpy()
         values = [v.numpy() for v in values_t]
     else:
@@ -400,8 +357,8 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         for _, start, rows, hm, ind in jobs:
             x = tf.gather(cache[f"blocks.{start}.hook_resid_pre"], rows)
             z = tf.gather(cache[f"blocks.{start}.attn.hook_z"], rows)
-            logits = tail(start, x, z, tf.constant(mask[rows]), hm, mean_z, ind,
-                          tf.constant(pos[rows]))
+            logits = _tail_fn(model, compile, start, mean_z is not None)(
+                x, z, tf.constant(mask[rows]), hm, mean_z, ind, tf.constant(pos[rows]))
             values.append(metric.score(logits, rows).numpy())
     for (chunk, *_), job_values in zip(jobs, values):
         for (ci, t), value in zip(chunk, job_values[:len(chunk)]):
@@ -414,7 +371,7 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
                        per_text, extra={"baseline_per_text": baseline_per_text})
 
 
-def _run_distributed(model, tail, strategy, ids, mask, metric, pos, jobs, mean_z):
+def _run_distributed(model, strategy, ids, mask, metric, pos, jobs, mean_z):
     """The non-fused path with every chunk's rows split over the strategy's replicas."""
     _, cache = model.run_with_cache(ids, attention_mask=mask, names_filter=_SWEEP_NAMES)
     clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
@@ -425,13 +382,14 @@ def _run_distributed(model, tail, strategy, ids, mask, metric, pos, jobs, mean_z
     for _, start, rows, hm, ind in jobs:
         def replica(rows_, hm_, ind_, pos_, used, targets, distractors, x_all, z_all, mask_all,
                     mz, start=start):
-            logits = tail._run(start, tf.gather(x_all, rows_), tf.gather(z_all, rows_),
-                               tf.gather(mask_all, rows_), None if is_mean else hm_,
-                               mz if is_mean else None, ind_, pos_)
-            return _score(metric.kind, logits, used, targets, distractors)
+            logits = _tail(model, start, tf.gather(x_all, rows_), tf.gather(z_all, rows_),
+                           tf.gather(mask_all, rows_), None if is_mean else hm_,
+                           mz if is_mean else None, ind_, pos_)
+            return score(metric.kind, logits, used, targets, distractors)
         hm_rows = ind if hm is None else hm  # unused by mean-ablation; keeps one signature
         values.append(replicas.run_split(
-            strategy, tail.fns, ("replicas", id(strategy), start, is_mean, metric.kind), replica,
+            strategy, model.compiled_functions, ("sweep", id(strategy), start, is_mean, metric.kind),
+            replica,
             [tf.constant(rows), hm_rows, ind, tf.constant(pos[rows]), *metric.row_arrays(rows)],
             [tf.constant(cache[f"blocks.{start}.hook_resid_pre"]),
              tf.constant(cache[f"blocks.{start}.attn.hook_z"]), tf.constant(mask), shared_mean]))

@@ -18,27 +18,24 @@ import numpy as np
 import tensorflow as tf
 
 
-def _compiled(model: Any):
-    fn = model.__dict__.get("_mask_logits_fn")
-    if fn is None:
-        def run(v: dict, rows: tf.Tensor, cols: tf.Tensor) -> tf.Tensor:
-            hidden = model.roberta.call(v)["last_hidden_state"]  # [batch, seq, d_model]
-            picked = tf.gather_nd(hidden, tf.stack([rows, cols], axis=1))  # [n_masks, d_model]
-            return model.lm_head.unembed(model.lm_head.transform(picked))  # [n_masks, vocab]
-        fn = model.__dict__["_mask_logits_fn"] = tf.function(run, reduce_retracing=True)
-    return fn
+def _mask_logits(model: Any, inputs: Any, rows: tf.Tensor, cols: tf.Tensor) -> tf.Tensor:
+    hidden = model.roberta.call(inputs)["last_hidden_state"]  # [batch, seq, d_model]
+    picked = tf.gather_nd(hidden, tf.stack([rows, cols], axis=1))  # [n_masks, d_model]
+    return model.lm_head.logits(picked)  # [n_masks, vocab]
 
 
 def mask_logits(model: Any, input_ids: Any, attention_mask: Any = None, *,
                 mask_token_id: int) -> tf.Tensor:
     """Logits at every position where ``input_ids == mask_token_id``: [n_masks, vocab], in
     row-major order of the positions."""
-    v = model._prepare(input_ids, {} if attention_mask is None else
-                       {"attention_mask": attention_mask})
-    where = np.argwhere(v["input_ids"].numpy() == mask_token_id)
+    inputs = model.prepare_inputs(input_ids, attention_mask=attention_mask)
+    where = np.argwhere(inputs.input_ids.numpy() == mask_token_id)
     if len(where) == 0:
         raise ValueError(f"input_ids contains no mask token (id {mask_token_id})")
-    return _compiled(model)(v, tf.constant(where[:, 0], tf.int32), tf.constant(where[:, 1], tf.int32))
+    fn = model.compiled_functions.get(
+        "fill_mask", (inputs.structure_key(),),
+        lambda: tf.function(lambda *a: _mask_logits(model, *a), reduce_retracing=True))
+    return fn(inputs, tf.constant(where[:, 0], tf.int32), tf.constant(where[:, 1], tf.int32))
 
 
 def fill_mask(model: Any, tokenizer: Any, text: str | list[str], *, top_k: int = 5

@@ -6,15 +6,15 @@ Shapes: prompt ``input_ids``/``attention_mask`` [batch, prompt]; optional encode
 [batch, prompt + max_new_tokens] (rows that met ``eos_token_id`` are padded with
 ``pad_token_id`` after it, so shapes stay fixed). Three engines compute the same greedy tokens:
 
-* ``compiled=True`` (default, = ``"xla"``): prefill + a ``tf.while_loop`` in one graph over
-  fixed-size cache buffers [batch, heads, prompt + new, d_head] written at ``cache_index``,
+* ``compile="xla"`` (default): prefill + a ``tf.while_loop`` in one graph over fixed-size
+  cache buffers [batch, heads, prompt + new, d_head] (``KVCache.buffers``, written at an index),
   compiled with XLA; traced once per (shapes, max_new_tokens, do_sample, top_k, top_p or not).
-  ``compiled="graph"``: the same loop as a plain ``tf.function``.
-* ``compiled=False``: HF-style eager loop, the public ``model(...)`` with a growing cache.
+  ``compile=True``: the same loop as a plain ``tf.function``.
+* ``compile=False``: HF-style eager loop, the public ``model(...)`` with a growing cache.
 * ``use_cache=False``: the reference; the whole sequence is recomputed at every step (eager).
 
-Positions follow RoBERTa (real tokens count from ``padding_idx + 1``, pads keep
-``padding_idx``) and are passed explicitly, counted from the attention mask, so a left-padded
+Positions follow the model's one rule (``embeddings.position_ids``: real tokens count from
+``padding_idx + 1``, pads keep ``padding_idx``; the cache carries the count), so a left-padded
 row yields the same tokens as that row alone (greedy; sampled noise depends on the row index).
 Sampling adds Gumbel noise that is a pure uint32 hash of ``(seed, step, row, token)``: a seed
 reproduces across calls and across all engines, graph and XLA included (TF's stateless Philox
@@ -35,12 +35,14 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from ..model.inputs import BASE_SIGNATURE
+from ..model.cache import KVCache
+from ..model.inputs import engine_inputs
 
 _NEG_INF = float("-inf")
 
@@ -111,25 +113,10 @@ def _finish(token: tf.Tensor, done: tf.Tensor, eos: Any, pad: Any):
     return token, tf.logical_or(done, tf.equal(token, tf.cast(eos, tf.int32)))
 
 
-def _positions(mask: tf.Tensor, start: Any, padding_idx: int) -> tf.Tensor:
-    """mask [batch, seq] (1 = real) -> RoBERTa positions continuing ``start`` [batch, 1] real
-    tokens already seen: real tokens get padding_idx + their running count, pads padding_idx."""
-    real = tf.cast(mask, tf.int32)
-    return (tf.cumsum(real, axis=1) + start) * real + padding_idx
-
-
 # --- the compiled engine --------------------------------------------------------------------
-def _engine_inputs(**given: Any) -> dict[str, Any]:
-    # RobertaMainLayer.call reads the prepared-inputs dict; the rest stays None.
-    v = {name: None for name in BASE_SIGNATURE}
-    v.update(given, use_cache=True, output_attentions=False, output_hidden_states=False)
-    return v
-
-
 def _build_compiled(model, new: int, do_sample: bool, top_k: int | None, use_top_p: bool,
                     xla: bool):
     cfg = model.config
-    pad_idx = cfg.padding_idx
 
     # Values that may change between calls (seed, temperature, top_p, eos, pad) are tensor
     # inputs, not baked in: changing them does not retrace.
@@ -137,84 +124,84 @@ def _build_compiled(model, new: int, do_sample: bool, top_k: int | None, use_top
         batch, prompt = tf.shape(ids)[0], ids.shape[1]
         total = prompt + new
         dtype = model.roberta.embeddings.word_embeddings.dtype
-        zeros = tf.zeros([batch, cfg.num_attention_heads, total, cfg.head_dim], dtype)
-        past = tuple((zeros, zeros) for _ in range(cfg.num_hidden_layers))
+        cache = KVCache.buffers(cfg.num_hidden_layers, batch, cfg.num_attention_heads, total,
+                                cfg.head_dim, dtype)
         # Slots after the prompt are all real: the causal rule hides the ones not yet written.
         full_mask = tf.concat([mask, tf.ones([batch, new], mask.dtype)], axis=1)  # [batch, total]
         tp = top_p if use_top_p else None
 
-        def forward(step_ids, positions, past, index):
-            v = _engine_inputs(input_ids=step_ids, attention_mask=full_mask, position_ids=positions,
-                               past_key_values=past, encoder_hidden_states=enc,
-                               encoder_attention_mask=enc_mask, cache_index=index)
-            out = model.roberta.call(v, training=False)
+        def forward(step_ids, cache):
+            inputs = engine_inputs(input_ids=step_ids, attention_mask=full_mask,
+                                   past_key_values=cache, encoder_hidden_states=enc,
+                                   encoder_attention_mask=enc_mask, use_cache=True,
+                                   output_attentions=False, output_hidden_states=False)
+            out = model.roberta.call(inputs, training=False)
             logits = model.lm_head(out["last_hidden_state"][:, -1:])[:, 0]  # [batch, vocab]
             return logits, out["past_key_values"]
 
-        # Prefill: the whole prompt in one call at cache_index 0 (also computes cross K/V).
-        logits, past = forward(ids, _positions(mask, 0, pad_idx), past, tf.constant(0))
-        count = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1, keepdims=True)  # real tokens [b,1]
+        # Prefill: the whole prompt in one call at slot 0 (also computes cross K/V).
+        logits, cache = forward(ids, cache)
         token, done = _finish(next_token(logits, 0, seed, do_sample, temperature, top_k, tp),
                               tf.zeros([batch], tf.bool), eos, pad)
         # [batch, new] prefilled with pad: steps skipped after every row finished stay pad.
         tokens = tf.concat([token[:, None], tf.fill([batch, new - 1], pad)], axis=1)
         column = tf.range(new)[None, :]
 
-        def body(i, token, count, done, tokens, past):
-            count = count + 1
-            logits, past = forward(token[:, None], count + pad_idx, past, prompt + i - 1)
+        # tf.while_loop carries tensors only: the cache's tensors, without its Nones.
+        leaves = tf.nest.flatten(cache)
+        given = [i for i, leaf in enumerate(leaves) if leaf is not None]
+
+        def unpack(values):
+            full = list(leaves)
+            for i, value in zip(given, values):
+                full[i] = value
+            return tf.nest.pack_sequence_as(cache, full)
+
+        def body(i, token, done, tokens, cache_values):
+            logits, new_cache = forward(token[:, None], unpack(cache_values))
             token, done = _finish(next_token(logits, i, seed, do_sample, temperature, top_k, tp),
                                   done, eos, pad)
-            return i + 1, token, count, done, tf.where(column == i, token[:, None], tokens), past
+            values = [tf.nest.flatten(new_cache)[j] for j in given]
+            return i + 1, token, done, tf.where(column == i, token[:, None], tokens), values
 
-        def cond(i, token, count, done, tokens, past):
+        def cond(i, token, done, tokens, cache_values):
             return tf.logical_and(i < new, tf.logical_not(tf.reduce_all(done)))
 
-        tokens = tf.while_loop(cond, body, (tf.constant(1), token, count, done, tokens, past))[4]
+        tokens = tf.while_loop(cond, body, (tf.constant(1), token, done, tokens,
+                                            [leaves[j] for j in given]))[3]
         return tf.concat([ids, tokens], axis=1)
 
     return tf.function(run, jit_compile=xla)
 
 
-def _compiled(model, key: tuple):
-    fns = model.__dict__.setdefault("_generation_fns", {})  # one traced loop per static option set
-    if key not in fns:
-        fns[key] = _build_compiled(model, *key)
-    return fns[key]
-
-
 # --- the eager engines ----------------------------------------------------------------------
 def _eager_loop(model, ids, mask, enc_kw, new, use_cache, choose, eos, pad) -> np.ndarray:
-    pad_idx = model.config.padding_idx
     batch = ids.shape[0]
     seq, full_mask = ids, mask
-    positions = _positions(mask, 0, pad_idx).numpy()
     done = tf.zeros([batch], tf.bool)
     out, past = [], None
     for i in range(new):
         if use_cache:  # HF's loop: feed only what the cache has not seen
             feed = seq if past is None else seq[:, -1:]
-            res = model(feed, attention_mask=full_mask, position_ids=positions[:, -feed.shape[1]:],
-                        past_key_values=past, use_cache=True, **enc_kw)
+            res = model(feed, attention_mask=full_mask, past_key_values=past, use_cache=True,
+                        **enc_kw)
             past = res.past_key_values
         else:
-            res = model(seq, attention_mask=full_mask, position_ids=positions, use_cache=False,
-                        **enc_kw)
+            res = model(seq, attention_mask=full_mask, use_cache=False, **enc_kw)
         token, done = _finish(choose(res.logits[:, -1], i), done, eos, pad)
         out.append(token.numpy())
         if bool(tf.reduce_all(done)):
             break
         seq = np.concatenate([seq, out[-1][:, None]], axis=1).astype(np.int32)
         full_mask = np.concatenate([full_mask, np.ones([batch, 1], full_mask.dtype)], axis=1)
-        positions = np.concatenate([positions, positions.max(axis=1, keepdims=True) + 1], axis=1)
     gen = np.full([batch, new], pad, np.int32)
     gen[:, :len(out)] = np.stack(out, axis=1)
     return np.concatenate([np.asarray(ids), gen], axis=1)
 
 
 # --- the public API -------------------------------------------------------------------------
-def _check(model, input_ids, attention_mask, max_new_tokens, temperature, top_k, top_p,
-           pad_token_id, compiled, enc, enc_mask):
+def check_arguments(model, input_ids, attention_mask, max_new_tokens, temperature, top_k, top_p,
+                    pad_token_id, compile, enc, enc_mask):
     """Validate eagerly (names the argument) and return numpy ids, mask and the encoder kwargs."""
     cfg = getattr(model, "config", None)
     if getattr(model, "lm_head", None) is None or cfg is None:
@@ -232,8 +219,8 @@ def _check(model, input_ids, attention_mask, max_new_tokens, temperature, top_k,
         raise ValueError(f"top_k must be an int >= 1 or None, got {top_k!r}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-    if compiled not in (True, False, "graph", "xla"):
-        raise ValueError(f"compiled must be True, False, 'graph' or 'xla', got {compiled!r}")
+    if compile not in (True, False, "xla"):
+        raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
     ids = np.asarray(input_ids.numpy() if hasattr(input_ids, "numpy") else input_ids)
     if ids.ndim == 1:
         ids = ids[None]
@@ -255,42 +242,55 @@ def _check(model, input_ids, attention_mask, max_new_tokens, temperature, top_k,
                          f"exceeds the position table ({limit} tokens)")
     enc_kw = {k: x for k, x in (("encoder_hidden_states", enc),
                                 ("encoder_attention_mask", enc_mask)) if x is not None}
-    model._prepare(ids, dict(attention_mask=mask, **enc_kw))  # shapes, ranges, dtypes
+    model.prepare_inputs(ids, attention_mask=mask, **enc_kw)  # shapes, ranges, dtypes
     return ids, mask, enc_kw
+
+
+_OLD_COMPILED = {True: "xla", "xla": "xla", "graph": True, False: False}
 
 
 def generate(model, input_ids, attention_mask=None, *, max_new_tokens: int, do_sample=False,
              temperature=1.0, top_k=None, top_p=None, seed=None, eos_token_id=None,
              pad_token_id=None, encoder_hidden_states=None, encoder_attention_mask=None,
-             use_cache=True, compiled=True) -> np.ndarray:
+             use_cache=True, compile="xla", compiled=None) -> np.ndarray:
     """Generate ``max_new_tokens`` per row; returns int32 [batch, prompt + max_new_tokens].
 
-    Greedy unless ``do_sample``. ``compiled``: True or "xla" (tf.function with jit_compile, the
-    fastest), "graph" (plain tf.function), False (eager loop with the public model call);
-    ``use_cache=False`` is always the eager full recompute.
+    Greedy unless ``do_sample``. ``compile``: "xla" (the default, the fastest), True (a plain
+    tf.function), False (eager loop with the public model call); ``use_cache=False`` is always
+    the eager full recompute. (``compiled=`` is the old keyword: True meant "xla", "graph"
+    meant True; it still works, with a DeprecationWarning.)
     ``pad_token_id`` defaults to config.pad_token_id (else eos); it fills rows after their eos.
     """
+    if compiled is not None:
+        warnings.warn("generate(compiled=...) is deprecated; use compile=False | True | 'xla' "
+                      "(compiled=True is compile='xla', compiled='graph' is compile=True)",
+                      DeprecationWarning, stacklevel=2)
+        if compiled not in _OLD_COMPILED:
+            raise ValueError(f"compiled must be True, False, 'graph' or 'xla', got {compiled!r}")
+        compile = _OLD_COMPILED[compiled]
     if getattr(model, "lm_head", None) is None or getattr(model, "config", None) is None:
         raise TypeError(f"model must be a TFRobertaForCausalLM, got {type(model).__name__}")
     if pad_token_id is None:
         pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None \
             else eos_token_id
-    ids, mask, enc_kw = _check(model, input_ids, attention_mask, max_new_tokens, temperature,
-                               top_k, top_p, pad_token_id, compiled, encoder_hidden_states,
-                               encoder_attention_mask)
+    ids, mask, enc_kw = check_arguments(model, input_ids, attention_mask, max_new_tokens,
+                                        temperature, top_k, top_p, pad_token_id, compile,
+                                        encoder_hidden_states, encoder_attention_mask)
     pad = 0 if pad_token_id is None else int(pad_token_id)
     eos = -1 if eos_token_id is None else int(eos_token_id)
     if seed is None:  # follows the global seed (keras.utils.set_random_seed) when one is set
         seed = int(tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64))
     top_k = None if top_k is None else int(top_k)
-    if use_cache and compiled:
+    if use_cache and compile:
         # XLA is the default: 4-9x faster per token than a plain graph on CPU (tiny and
         # 256x4 models, bench/bench_generation.py), for a slower first call.
         key = (int(max_new_tokens), bool(do_sample), top_k if do_sample else None,
-               bool(do_sample and top_p is not None), compiled != "graph")
+               bool(do_sample and top_p is not None), compile == "xla")
         enc, enc_mask = (tf.cast(enc_kw[k], tf.float32) if k in enc_kw else None
                          for k in ("encoder_hidden_states", "encoder_attention_mask"))
-        out = _compiled(model, key)(tf.constant(ids), tf.constant(mask, tf.float32), enc, enc_mask,
+        # One traced loop per static option set, in the model's registry.
+        run = model.compiled_functions.get("generation", key, lambda: _build_compiled(model, *key))
+        out = run(tf.constant(ids), tf.constant(mask, tf.float32), enc, enc_mask,
                                     tf.constant(seed, tf.int64),
                                     tf.constant(temperature, tf.float32),
                                     tf.constant(1.0 if top_p is None else top_p, tf.float32),

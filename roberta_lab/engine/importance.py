@@ -25,8 +25,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..model.inputs import engine_inputs
 from . import replicas
-from .ablation import Metric, _score
+from .ablation import Metric, score
 
 
 def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: Metric,
@@ -37,39 +38,50 @@ def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: M
     return metric.score(logits, np.arange(len(ids)))  # [batch]
 
 
+def _gradients(model: Any, kind: str, ids, mask, pos, used, targets, distractors, base):
+    """Per-example d metric / d head_mask for rows ``ids``: [rows, layers, heads]. Plain tensor
+    code: runs eagerly, compiled, or on a replica."""
+    xi = tf.broadcast_to(base, tf.concat([tf.shape(ids)[:1], tf.shape(base)], 0))
+    with tf.GradientTape() as tape:
+        tape.watch(xi)
+        inputs = engine_inputs(input_ids=ids, attention_mask=mask, head_mask=xi)
+        logits = model.forward(inputs).logits
+        total = tf.reduce_sum(score(kind, tf.gather(logits, pos, batch_dims=1), used, targets,
+                                    distractors))
+    return tape.gradient(total, xi)
+
+
 def head_mask_gradients(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None,
-                        metric: Metric, current_mask: np.ndarray | None = None) -> np.ndarray:
-    """Per-example d metric / d head_mask: [batch, layers, heads] (one backward pass)."""
+                        metric: Metric, current_mask: np.ndarray | None = None, *,
+                        compile: bool | str = True) -> np.ndarray:
+    """Per-example d metric / d head_mask: [batch, layers, heads] (one backward pass).
+    ``compile``: True (tf.function, the default), False (eager) or "xla" (jit_compile)."""
+    if compile not in (True, False, "xla"):
+        raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
     cfg = model.config
     ids = np.asarray(input_ids, np.int32)
     mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
-    xi = tf.Variable(np.broadcast_to(base, (len(ids),) + base.shape).copy())
-    with tf.GradientTape() as tape:
-        values = _per_example_metric(model, ids, mask, metric, xi)
-        total = tf.reduce_sum(values)
-    return tape.gradient(total, xi).numpy()
-
-
-def _replica_gradients(model: Any, kind: str, ids, mask, pos, used, targets, distractors, base):
-    """Per-example d metric / d head_mask for one replica's rows: [rows, layers, heads]."""
-    xi = tf.broadcast_to(base, tf.concat([tf.shape(ids)[:1], tf.shape(base)], 0))
-    with tf.GradientTape() as tape:
-        tape.watch(xi)
-        logits = model(ids, attention_mask=mask, head_mask=xi).logits
-        total = tf.reduce_sum(_score(kind, tf.gather(logits, pos, batch_dims=1), used, targets,
-                                     distractors))
-    return tape.gradient(total, xi)
+    inputs = model.prepare_inputs(ids, attention_mask=mask)  # checked eagerly, named errors
+    args = (inputs.input_ids, inputs.attention_mask,
+            tf.constant(np.maximum(metric.positions, 0)), *metric.row_arrays(np.arange(len(ids))),
+            tf.constant(base))
+    kind = metric.kind
+    plain = lambda *a: _gradients(model, kind, *a)  # noqa: E731
+    fn = plain if not compile else model.compiled_functions.get(
+        "importance", (kind, compile),
+        lambda: tf.function(plain, reduce_retracing=True, jit_compile=compile == "xla"))
+    return fn(*args).numpy()
 
 
 def michel_importance(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None,
                       metric: Metric, *, normalize: bool = True,
                       current_mask: np.ndarray | None = None, batch_size: int = 32,
-                      strategy: Any = None) -> np.ndarray:
+                      strategy: Any = None, compile: bool | str = True) -> np.ndarray:
     """E_x |d L(x) / d xi_h| as [layers, heads]; per-layer l2-normalised when ``normalize``.
     With a ``tf.distribute`` ``strategy`` each batch's texts are spread over its replicas
-    (``roberta_lab.replicas``)."""
+    (``roberta_lab.replicas``). ``compile``: False, True or "xla", as in ``sweep``."""
     ids = np.asarray(input_ids, np.int32)
     mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
     cfg = model.config
@@ -81,13 +93,13 @@ def michel_importance(model: Any, input_ids: np.ndarray, attention_mask: np.ndar
         sub = Metric(metric.kind, metric.positions[part], metric.targets[part],
                      None if metric.distractors is None else metric.distractors[part])
         if strategy is None:
-            grads = head_mask_gradients(model, ids[part], mask[part], sub, current_mask)
+            grads = head_mask_gradients(model, ids[part], mask[part], sub, current_mask,
+                                        compile=compile)
         else:
             rows = np.arange(len(ids[part]))
-            fns = model.__dict__.setdefault("_importance_fns", {})
             grads = replicas.run_split(
-                strategy, fns, (id(strategy), sub.kind),
-                lambda *a, kind=sub.kind: _replica_gradients(model, kind, *a),
+                strategy, model.compiled_functions, ("importance", id(strategy), sub.kind),
+                lambda *a, kind=sub.kind: _gradients(model, kind, *a),
                 [ids[part], mask[part], np.maximum(sub.positions, 0), *sub.row_arrays(rows)],
                 [tf.constant(base)])
         grads = np.abs(grads)

@@ -174,7 +174,7 @@ def logit_lens(model: Any, input_ids: Any, attention_mask: Any = None, *,
     resid = np.stack([cache[nm][pairs[:, 0], pairs[:, 1]] for nm in names])
     l1, n, d = resid.shape
     flat = tf.convert_to_tensor(resid.reshape(l1 * n, d))
-    logits = lm_head.unembed(lm_head.transform(flat)).numpy().reshape(l1, n, -1)
+    logits = lm_head.logits(flat).numpy().reshape(l1, n, -1)
 
     # float64 for the softmax statistics: KL of nearly equal distributions is a small difference.
     logp = logits.astype(np.float64)

@@ -31,7 +31,7 @@ def split_rows(n_rows: int, replicas: int) -> tuple[list[np.ndarray], int]:
     return [index[r * per:(r + 1) * per] for r in range(replicas)], per
 
 
-def run_split(strategy: Any, fns: dict, key: Any, fn: Callable[..., tf.Tensor],
+def run_split(strategy: Any, registry: Any, key: Any, fn: Callable[..., tf.Tensor],
               row_args: Sequence[Any], shared_args: Sequence[Any] = ()) -> np.ndarray:
     """``fn(*rows_of(row_args), *shared_args)`` on every replica of ``strategy``; returns the
     per-row outputs concatenated in row order (padding dropped).
@@ -39,7 +39,8 @@ def run_split(strategy: Any, fns: dict, key: Any, fn: Callable[..., tf.Tensor],
     row_args: arrays or tensors with the rows on axis 0 (all the same length), split across
     replicas; shared_args: tensors every replica sees whole (weights-like inputs, e.g. the
     clean residual stream). ``fn`` must return a tensor with the rows on axis 0. The compiled
-    function is kept in ``fns[key]`` so repeated calls reuse its trace.
+    function is kept in ``registry`` (the model's ``compiled_functions``) under ``key``, so
+    repeated calls reuse its trace.
     """
     if not isinstance(strategy, tf.distribute.Strategy):
         raise TypeError(f"strategy must be a tf.distribute.Strategy, got {type(strategy).__name__}")
@@ -49,11 +50,12 @@ def run_split(strategy: Any, fns: dict, key: Any, fn: Callable[..., tf.Tensor],
     per_replica = [[tf.gather(a, part) for a in row_args] for part in parts]
     dist = strategy.experimental_distribute_values_from_function(
         lambda ctx: tuple(per_replica[ctx.replica_id_in_sync_group]))
-    if key not in fns:
+    def build() -> Callable:
         @tf.function(reduce_retracing=True)
         def step(dist_rows, shared):
             return strategy.run(lambda rows, sh: fn(*rows, *sh), args=(dist_rows, shared))
-        fns[key] = step
-    out = fns[key](dist, tuple(shared_args))
+        return step
+
+    out = registry.get("replicas", key, build)(dist, tuple(shared_args))
     local = [np.asarray(t) for t in strategy.experimental_local_results(out)]
     return np.concatenate(local, axis=0)[:n_rows]

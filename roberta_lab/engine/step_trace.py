@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .generation import _check  # the same argument checks as generate()
+from .generation import check_arguments  # the same argument checks as generate()
 
 # --- the step trace (teaching) ----------------------------------------------------------------
 @dataclasses.dataclass
@@ -90,7 +90,7 @@ def trace_generation(model, input_ids, *, max_new_tokens: int, top_k: int = 5, t
         if tokenizer is None:
             raise ValueError("input_ids is text: pass tokenizer= to encode it")
         input_ids = tokenizer(input_ids, return_tensors="np")["input_ids"]
-    ids, mask, enc_kw = _check(model, input_ids, None, max_new_tokens, 1.0, top_k, None, None,
+    ids, mask, enc_kw = check_arguments(model, input_ids, None, max_new_tokens, 1.0, top_k, None, None,
                                False, encoder_hidden_states, encoder_attention_mask)
     if ids.shape[0] != 1:
         raise ValueError(f"input_ids must hold one prompt (batch 1), got batch {ids.shape[0]}")
@@ -101,16 +101,14 @@ def trace_generation(model, input_ids, *, max_new_tokens: int, top_k: int = 5, t
     if has_cross:
         names += [f"blocks.{l}.cross_attn.hook_pattern" for l in layers]
     decode = (lambda t: tokenizer.decode([t])) if tokenizer is not None else None
-    pad_idx = cfg.padding_idx
     steps, seq, past = [], ids, None
     for i in range(max_new_tokens):
         feed = seq if past is None else seq[:, -1:]
         n = seq.shape[1]
-        positions = np.arange(pad_idx + n - feed.shape[1] + 1, pad_idx + n + 1, dtype=np.int32)
         start = time.perf_counter()
         out, acts = model.run_with_cache(feed, attention_mask=np.ones([1, n], np.int32),
-                                         position_ids=positions[None], past_key_values=past,
-                                         use_cache=True, names_filter=names, **enc_kw)
+                                         past_key_values=past, use_cache=True,
+                                         names_filter=names, **enc_kw)
         logits = tf.cast(out.logits[0, -1], tf.float32)
         token = int(tf.argmax(logits))  # as generate's greedy choice
         probs = tf.nn.softmax(logits).numpy()
@@ -140,7 +138,7 @@ def trace_generation(model, input_ids, *, max_new_tokens: int, top_k: int = 5, t
         start = time.perf_counter()
         out, _ = model.run_with_cache(
             seq, attention_mask=np.ones([1, n], np.int32), use_cache=False, names_filter=names,
-            position_ids=np.arange(pad_idx + 1, pad_idx + n + 1, dtype=np.int32)[None], **enc_kw)
+            **enc_kw)
         token = int(tf.argmax(tf.cast(out.logits[0, -1], tf.float32)))
         step.time_uncached_s = time.perf_counter() - start
         uncached.append(token)

@@ -1,8 +1,10 @@
 """Multi-head attention, self or cross, written out with einsum (Vaswani et al. 2017).
 
-One class serves both kinds. Self-attention reads keys/values from its own input and appends them
-to the cache; cross-attention reads them from the encoder's states, and with a cache computes
-them once and reuses them. The head mask multiplies each head's probabilities after softmax and
+One class serves both kinds. Self-attention reads keys/values from its own input and adds them
+to its cache; cross-attention reads them from the encoder's states once and keeps them as a
+static cache (the cache contract is in ``cache.py``). ``attend`` (up to the heads' outputs z)
+and ``project`` (the output projection) are the two steps of ``call``, exposed for engines that
+start from z (ablation sweeps). The head mask multiplies each head's probabilities after softmax and
 dropout (HF PyTorch's order), so a masked head's pattern is zero and its output is gone.
 
 Hooks (prefix ``blocks.{l}.attn`` or ``blocks.{l}.cross_attn``):
@@ -19,12 +21,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from .cache import AttentionCache
 from .config import RobertaConfig
 from .hook_points import HookPoint
-from .layers import Linear, attention_scale
+from .layers import ConfigLayer, Linear, attention_scale
 
 
-class RobertaAttention(keras.layers.Layer):
+class RobertaAttention(ConfigLayer):
     """x [batch, q_pos, d_model] -> (out [batch, q_pos, d_model], pattern, (k, v) cache)."""
 
     def __init__(self, config: RobertaConfig, hook_prefix: str, **kw):
@@ -46,38 +49,33 @@ class RobertaAttention(keras.layers.Layer):
         shape = tf.shape(x)
         return tf.reshape(x, [shape[0], shape[1], self.n_heads, self.d_head])
 
-    def call(self, x: tf.Tensor, kv_input: tf.Tensor | None, attn_mask: tf.Tensor | None,
-             head_mask: tf.Tensor | None = None, past: tuple[tf.Tensor, tf.Tensor] | None = None,
-             reuse_past: bool = False, cache_index: tf.Tensor | None = None,
-             training: bool = False):
-        """
+    def attend(self, x: tf.Tensor, kv_input: tf.Tensor | None, attn_mask: tf.Tensor | None,
+               head_mask: tf.Tensor | None = None, cache: AttentionCache | None = None,
+               training: bool = False) -> tuple[tf.Tensor, tf.Tensor, AttentionCache]:
+        """Everything before the output projection.
+
         x: [batch, q_pos, d_model]. kv_input: [batch, k_pos, d_model], the source of keys/values
-        (x itself for self-attention, encoder states for cross-attention).
-        attn_mask: bool [batch|1, 1, q_pos|1, k_pos] (True = may attend) or None.
-        head_mask: [batch|1, head] multiplier or None.
-        past: cached (k, v), each [batch, head, past_pos, d_head]; with ``reuse_past`` they are
-        the complete keys/values (cross-attention) and kv_input is not used; with
-        ``cache_index`` they are fixed-size buffers [batch, head, max_len, d_head] and this call's
-        keys/values are written at positions cache_index.. (compiled generation).
-        Returns out [batch, q_pos, d_model], pattern [batch, head, q_pos, k_pos], and the cache
-        (k, v) [batch, head, k_pos, d_head].
+        (x itself for self-attention, encoder states for cross-attention; not read when the
+        cache is static). attn_mask: bool [batch|1, 1, q_pos|1, k_pos] (True = may attend) or
+        None. head_mask: [batch|1, head] multiplier or None. cache: see ``cache.py``: its keys
+        and values come before this call's (growing), take this call's at its index (buffers),
+        or are all the keys and values (static).
+        Returns z [batch, q_pos, head, d_head], pattern [batch, head, q_pos, k_pos] and the
+        cache after this call (a new growing cache when none was given).
         """
         q = self.hook_q(self._split(self.query(x)))  # [batch, q_pos, head, d_head]
-        if reuse_past:
-            k_all, v_all = past
+        if cache is not None and cache.static:
+            new_cache = cache
         else:
             k = self.hook_k(self._split(self.key(kv_input)))  # [batch, k_pos, head, d_head]
             v = self.hook_v(self._split(self.value(kv_input)))
-            k_all = tf.transpose(k, [0, 2, 1, 3])  # [batch, head, k_pos, d_head]
-            v_all = tf.transpose(v, [0, 2, 1, 3])
-            if past is not None and cache_index is not None:
-                k_all = _write_at(past[0], k_all, cache_index)
-                v_all = _write_at(past[1], v_all, cache_index)
-            elif past is not None:
-                k_all = tf.concat([tf.cast(past[0], k_all.dtype), k_all], axis=2)
-                v_all = tf.concat([tf.cast(past[1], v_all.dtype), v_all], axis=2)
+            k = tf.transpose(k, [0, 2, 1, 3])  # [batch, head, k_pos, d_head]
+            v = tf.transpose(v, [0, 2, 1, 3])
+            new_cache = AttentionCache(k, v) if cache is None else cache.update(k, v)
+        k_all, v_all = new_cache.key, new_cache.value
 
-        scores = tf.einsum("bqhd,bhkd->bhqk", q, k_all) * tf.cast(self.scale, q.dtype)
+        scores = tf.einsum("bqhd,bhkd->bhqk", q, tf.cast(k_all, q.dtype)) * tf.cast(self.scale,
+                                                                                    q.dtype)
         scores = tf.cast(scores, tf.float32)  # softmax in float32 whatever the compute dtype
         if attn_mask is not None:
             # where() rather than adding a large negative: no overflow in float16/bfloat16, and a
@@ -92,17 +90,17 @@ class RobertaAttention(keras.layers.Layer):
 
         weights = tf.cast(pattern, v_all.dtype)
         z = self.hook_z(tf.einsum("bhqk,bhkd->bqhd", weights, v_all))  # [batch, q_pos, head, d_head]
+        return z, pattern, new_cache
+
+    def project(self, z: tf.Tensor) -> tf.Tensor:
+        """The heads' outputs z [batch, q_pos, head, d_head] -> [batch, q_pos, d_model]."""
         shape = tf.shape(z)
-        merged = tf.reshape(z, [shape[0], shape[1], self.n_heads * self.d_head])
-        out = self.output_dense(merged)  # [batch, q_pos, d_model]
-        return out, pattern, (k_all, v_all)
+        return self.output_dense(tf.reshape(z, [shape[0], shape[1], self.n_heads * self.d_head]))
 
-
-def _write_at(buffer: tf.Tensor, new: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """buffer [batch, head, max_len, d_head] with new [batch, head, n, d_head] written at
-    positions index..index+n-1 (a scatter along the position axis; works under XLA)."""
-    n = tf.shape(new)[2]
-    slots = tf.range(n) + tf.cast(index, tf.int32)
-    moved = tf.transpose(buffer, [2, 0, 1, 3])  # [max_len, batch, head, d_head]
-    moved = tf.tensor_scatter_nd_update(moved, slots[:, None], tf.transpose(new, [2, 0, 1, 3]))
-    return tf.transpose(moved, [1, 2, 0, 3])
+    def call(self, x: tf.Tensor, kv_input: tf.Tensor | None, attn_mask: tf.Tensor | None,
+             head_mask: tf.Tensor | None = None, cache: AttentionCache | None = None,
+             training: bool = False):
+        """``project(attend(...))``: out [batch, q_pos, d_model], pattern, cache."""
+        z, pattern, new_cache = self.attend(x, kv_input, attn_mask, head_mask, cache,
+                                            training=training)
+        return self.project(z), pattern, new_cache

@@ -4,6 +4,10 @@
     [resid_mid = LN(resid_mid + cross_attn(resid_mid, encoder))]      decoders with cross-attention
     resid_post = LN(resid_mid + mlp(resid_mid))
 
+``call`` is ``after_attention(x, attend(x))``: engines that start from the heads' outputs z
+(ablation sweeps) call the two steps, so the block's math, hooks, dropout and cross-attention
+exist once.
+
 Because the LayerNorm comes *after* each residual add, ``hook_resid_mid``/``hook_resid_post`` are
 the normalised streams (what the next sub-block reads), unlike a pre-LN GPT.
 
@@ -18,12 +22,13 @@ import keras
 import tensorflow as tf
 
 from .attention import RobertaAttention
+from .cache import AttentionCache, LayerCache
 from .config import RobertaConfig
 from .hook_points import HookPoint
-from .layers import ACTIVATIONS, LayerNorm, Linear
+from .layers import ACTIVATIONS, ConfigLayer, LayerNorm, Linear
 
 
-class RobertaMLP(keras.layers.Layer):
+class RobertaMLP(ConfigLayer):
     """[batch, pos, d_model] -> [batch, pos, d_model] through d_mlp hidden units."""
 
     def __init__(self, config: RobertaConfig, hook_prefix: str, **kw):
@@ -42,7 +47,7 @@ class RobertaMLP(keras.layers.Layer):
         return self.output_dense(post)
 
 
-class RobertaBlock(keras.layers.Layer):
+class RobertaBlock(ConfigLayer):
     """resid_pre [batch, pos, d_model] -> (resid_post, self pattern, cross pattern, cache)."""
 
     def __init__(self, config: RobertaConfig, index: int, **kw):
@@ -65,33 +70,66 @@ class RobertaBlock(keras.layers.Layer):
             setattr(self, f"hook_{name}", HookPoint(f"{p}.hook_{name}"))
         self.built = True
 
-    def call(self, x: tf.Tensor, attn_mask: tf.Tensor | None, head_mask: tf.Tensor | None = None,
-             encoder_states: tf.Tensor | None = None, encoder_mask: tf.Tensor | None = None,
-             past: tuple[tf.Tensor, ...] | None = None, cache_index: tf.Tensor | None = None,
-             training: bool = False):
-        """
-        x: [batch, pos, d_model]; attn_mask: bool [batch, 1, pos|1, k_pos]; head_mask: [batch|1, head];
-        encoder_states: [batch, enc_pos, d_model] or None; encoder_mask: bool
-        [batch, 1, pos|1, enc_pos] or None; past: this layer's (k, v[, cross_k, cross_v]).
-        Returns (resid_post, pattern, cross_pattern or None, cache tuple).
-        """
-        resid_pre = self.hook_resid_pre(x)
-        self_past = None if past is None else (past[0], past[1])
-        attn, pattern, self_cache = self.attn(resid_pre, resid_pre, attn_mask, head_mask, self_past,
-                                              cache_index=cache_index, training=training)
-        attn_out = self.hook_attn_out(self.dropout(attn, training=training))
-        resid = self.hook_resid_mid(self.attn_ln(attn_out + resid_pre))
+    def attend(self, x: tf.Tensor, attn_mask: tf.Tensor | None,
+               head_mask: tf.Tensor | None = None, cache: AttentionCache | None = None,
+               keys_from: tf.Tensor | None = None, training: bool = False):
+        """The self-attention step up to the heads' outputs: resid_pre x [batch, q_pos, d_model]
+        -> (z [batch, q_pos, head, d_head], pattern, self-attention cache). ``keys_from``
+        [batch, k_pos, d_model] (default x) is the stream keys and values are read from: a tail
+        that needs only a few query positions passes those as x and the whole stream here.
+        (``call`` applies ``hook_resid_pre`` first; this step does not.)"""
+        kv = x if keys_from is None else keys_from
+        return self.attn.attend(x, kv, attn_mask, head_mask, cache, training=training)
 
-        cross_pattern, cache = None, self_cache
-        cross_past = None if past is None or len(past) < 4 else (past[2], past[3])
-        if self.cross_attn is not None and (encoder_states is not None or cross_past is not None):
-            cross, cross_pattern, cross_cache = self.cross_attn(
-                resid, encoder_states, encoder_mask, head_mask, cross_past,
-                reuse_past=cross_past is not None, training=training)
+    def after_attention(self, x: tf.Tensor, z: tf.Tensor, encoder_states: tf.Tensor | None = None,
+                        encoder_mask: tf.Tensor | None = None, head_mask: tf.Tensor | None = None,
+                        cross_cache: AttentionCache | None = None, training: bool = False):
+        """The rest of the block from the heads' outputs: x the block's input [batch, pos,
+        d_model], z [batch, pos, head, d_head] -> (resid_post [batch, pos, d_model], cross
+        pattern or None, cross-attention cache or None)."""
+        attn_out = self.hook_attn_out(self.dropout(self.attn.project(z), training=training))
+        resid = self.hook_resid_mid(self.attn_ln(attn_out + x))
+        cross_pattern = None
+        if self.cross_attn is not None and (encoder_states is not None or cross_cache is not None):
+            cross_z, cross_pattern, cross_cache = self.cross_attn.attend(
+                resid, encoder_states, encoder_mask, head_mask, cross_cache, training=training)
+            if not cross_cache.static:  # computed from the encoder: kept as they are from now on
+                cross_cache = AttentionCache(cross_cache.key, cross_cache.value, static=True)
+            cross = self.cross_attn.project(cross_z)
             cross_out = self.hook_cross_attn_out(self.dropout(cross, training=training))
             resid = self.hook_resid_mid_cross(self.cross_ln(cross_out + resid))
-            cache = self_cache + cross_cache
-
         mlp_out = self.hook_mlp_out(self.dropout(self.mlp(resid), training=training))
         resid_post = self.hook_resid_post(self.mlp_ln(mlp_out + resid))
-        return resid_post, pattern, cross_pattern, cache
+        return resid_post, cross_pattern, cross_cache
+
+    def at_positions(self, x: tf.Tensor, positions: tf.Tensor, attn_mask: tf.Tensor | None,
+                     head_mask: tf.Tensor | None = None) -> tf.Tensor:
+        """resid_post only at ``positions`` [batch, P]: keys and values still come from every
+        position of x [batch, pos, d_model], but the queries, the MLP and the norms run on P
+        rows (a tail that reads a few positions, e.g. a sweep's metric). Self-attention only.
+        Returns [batch, P, d_model]."""
+        x_q = tf.gather(x, positions, batch_dims=1)  # [batch, P, d_model]
+        if attn_mask is not None and attn_mask.shape[2] != 1:  # causal masks have a query axis
+            shape = tf.shape(x)
+            attn_mask = tf.gather(tf.broadcast_to(attn_mask, [shape[0], 1, shape[1], shape[1]]),
+                                  positions, axis=2, batch_dims=1)
+        z, _, _ = self.attend(x_q, attn_mask, head_mask, keys_from=x)
+        return self.after_attention(x_q, z)[0]
+
+    def call(self, x: tf.Tensor, attn_mask: tf.Tensor | None, head_mask: tf.Tensor | None = None,
+             encoder_states: tf.Tensor | None = None, encoder_mask: tf.Tensor | None = None,
+             cache: LayerCache | None = None, training: bool = False):
+        """``after_attention(x, attend(x))``.
+
+        x: [batch, pos, d_model]; attn_mask: bool [batch, 1, pos|1, k_pos]; head_mask: [batch|1, head];
+        encoder_states: [batch, enc_pos, d_model] or None; encoder_mask: bool
+        [batch, 1, pos|1, enc_pos] or None; cache: this layer's ``LayerCache`` or None.
+        Returns (resid_post, pattern, cross_pattern or None, LayerCache).
+        """
+        x = self.hook_resid_pre(x)
+        z, pattern, self_cache = self.attend(
+            x, attn_mask, head_mask, None if cache is None else cache.self_attn, training=training)
+        resid_post, cross_pattern, cross_cache = self.after_attention(
+            x, z, encoder_states, encoder_mask, head_mask,
+            None if cache is None else cache.cross_attn, training=training)
+        return resid_post, pattern, cross_pattern, LayerCache(self_cache, cross_cache)

@@ -227,6 +227,7 @@ def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False
         raise ValueError(f"strict loading failed: missing {missing}, unexpected {unexpected}")
     for name, array in values.items():
         table[name][0].assign(array.astype(np.dtype(table[name][0].dtype)))
+    model.invalidate_compiled()  # the registry's contract: a weight load empties it
     if missing:
         logger.warning("weights not in the checkpoint, newly initialised: %s", missing)
     if set(unexpected) - quiet:

@@ -10,36 +10,44 @@ Hooks: ``hook_embed`` (word embeddings), ``hook_pos_embed``, ``hook_token_type_e
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 from .config import RobertaConfig
 from .hook_points import HookPoint
-from .layers import LayerNorm, truncated_normal
+from .layers import ConfigLayer, LayerNorm, truncated_normal
 
 
-def position_ids_from_input_ids(input_ids: tf.Tensor, padding_idx: int,
-                                past_count: tf.Tensor | int = 0) -> tf.Tensor:
-    """Positions of real tokens count up from ``padding_idx + 1``; pads keep ``padding_idx``.
+def real_tokens(input_ids: tf.Tensor | None, batch: Any, seq: Any, padding_idx: int) -> tf.Tensor:
+    """int32 [batch, seq]: 1 for a token that takes a position, 0 for a pad. Without ids
+    (``inputs_embeds``) pads cannot be seen, so every token is real."""
+    if input_ids is None:
+        return tf.ones([batch, seq], tf.int32)
+    return tf.cast(tf.not_equal(input_ids, padding_idx), tf.int32)
 
-    input_ids: [batch, seq]; past_count: [batch, 1] or scalar, the number of real (non-pad)
-    tokens already in the KV cache, so that cached decoding continues the count that a full
-    recompute would make. Returns [batch, seq] int32.
+
+def position_ids(input_ids: tf.Tensor | None, batch: Any, seq: Any, padding_idx: int,
+                 seen: tf.Tensor | int = 0) -> tf.Tensor:
+    """THE position rule, for the full pass and the cache alike (fairseq's, as HF's
+    ``create_position_ids_from_input_ids``): a real token's position is ``padding_idx`` plus
+    the number of real tokens up to and including it; a pad keeps ``padding_idx``. The
+    attention mask plays no part, so a cached step continues exactly the count a full pass
+    makes: ``seen`` [batch, 1] (or a scalar) is the real tokens already in the cache
+    (``KVCache.seen``). Returns [batch, seq] int32.
+
+    >>> position_ids(tf.constant([[0, 9, 1, 7]]), 1, 4, padding_idx=1).numpy().tolist()
+    [[2, 3, 1, 4]]
+    >>> position_ids(tf.constant([[7]]), 1, 1, padding_idx=1, seen=3).numpy().tolist()
+    [[5]]
     """
-    real = tf.cast(tf.not_equal(input_ids, padding_idx), tf.int32)  # [batch, seq]
-    count = tf.cumsum(real, axis=1) + tf.cast(past_count, tf.int32)
+    real = real_tokens(input_ids, batch, seq, padding_idx)  # [batch, seq]
+    count = tf.cumsum(real, axis=1) + tf.cast(seen, tf.int32)
     return count * real + padding_idx
 
 
-def position_ids_from_embeds(batch: tf.Tensor, seq: tf.Tensor, padding_idx: int,
-                             past_count: tf.Tensor | int = 0) -> tf.Tensor:
-    """Without ids we cannot see pads: positions are consecutive from ``padding_idx + 1`` after
-    the cached tokens. Returns [batch, seq] int32."""
-    steps = tf.range(1, seq + 1, dtype=tf.int32)[None, :]  # [1, seq]
-    return tf.broadcast_to(steps + tf.cast(past_count, tf.int32), [batch, seq]) + padding_idx
-
-
-class RobertaEmbeddings(keras.layers.Layer):
+class RobertaEmbeddings(ConfigLayer):
     """[batch, seq] ids (or [batch, seq, d_model] embeds) -> [batch, seq, d_model]."""
 
     def __init__(self, config: RobertaConfig, **kw):

@@ -29,22 +29,26 @@ import tensorflow as tf
 
 from .config import RobertaConfig
 from .hook_points import HookPoint
-from .inputs import BASE_SIGNATURE
-from .layers import ACTIVATIONS, LayerNorm, Linear
+from .inputs import BASE_SIGNATURE, ForwardInputs
+from .layers import ACTIVATIONS, ConfigLayer, LayerNorm, Linear, truncated_normal
 from .trunk import RobertaMainLayer, RobertaPreTrainedModel
 from .outputs import TFCausalLMOutputWithCrossAttentions, TFMaskedLMOutput
 
 logger = logging.getLogger(__name__)
 
 
-class RobertaLMHead(keras.layers.Layer):
+class RobertaLMHead(ConfigLayer):
     """[batch, pos, d_model] -> logits [batch, pos, vocab], tied to the input embeddings."""
 
-    def __init__(self, config: RobertaConfig, word_embeddings: keras.Variable, **kw):
+    def __init__(self, config: RobertaConfig, word_embeddings: keras.Variable | None = None,
+                 **kw):
         super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         h, std = config.hidden_size, config.initializer_range
         self.dense = Linear(h, h, std, name="dense")
         self.layer_norm = LayerNorm(h, config.layer_norm_eps, name="layer_norm")
+        if word_embeddings is None:  # a head on its own (from_config): its own matrix
+            word_embeddings = self.add_weight(shape=(config.vocab_size, h), name="decoder",
+                                              initializer=truncated_normal(std))
         self.decoder = word_embeddings  # tied: the very same variable, [vocab, d_model]
         self.bias = self.add_weight(shape=(config.vocab_size,), name="bias", initializer="zeros")
         self.matmul_dtype: tf.DType | None = None  # bfloat16 mode, see unembed
@@ -79,8 +83,13 @@ class RobertaLMHead(keras.layers.Layer):
             logits = tf.tensor_scatter_nd_update(logits, tf.stack([token, top], -1), exact)
         return tf.reshape(logits, tf.concat([lead, tf.shape(self.decoder)[:1]], axis=0))
 
+    def logits(self, h: tf.Tensor) -> tf.Tensor:
+        """``unembed(transform(h))``: [..., d_model] -> [..., vocab], without ``hook_logits``
+        (for engines that read a few positions: fill-mask, sweeps, the logit lens)."""
+        return self.unembed(self.transform(h))
+
     def call(self, h: tf.Tensor) -> tf.Tensor:
-        return self.hook_logits(self.unembed(self.transform(h)))
+        return self.hook_logits(self.logits(h))
 
 
 def masked_mean_loss(labels: tf.Tensor, logits: tf.Tensor, legacy: bool) -> tf.Tensor:
@@ -118,32 +127,17 @@ class _LMModel(RobertaPreTrainedModel):
     def get_bias(self) -> dict[str, keras.Variable]:
         return {"bias": self.lm_head.bias}
 
-    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-             head_mask=None, inputs_embeds=None, encoder_hidden_states=None,
-             encoder_attention_mask=None, past_key_values=None, use_cache=None,
-             output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
-             training=False):
-        kwargs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
-                      position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
-                      encoder_hidden_states=encoder_hidden_states,
-                      encoder_attention_mask=encoder_attention_mask,
-                      past_key_values=past_key_values, use_cache=use_cache,
-                      output_attentions=output_attentions,
-                      output_hidden_states=output_hidden_states, return_dict=return_dict,
-                      labels=labels)
-        v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
-        return self._finish(self._run(v, training), v["return_dict"])
-
-    def _forward(self, v: dict, training: bool):
-        trunk = self.roberta.call(v, training=training)
+    def forward(self, inputs: ForwardInputs, training: bool = False):
+        """The model's math on prepared inputs (no checks): trunk, LM head, loss."""
+        trunk = self.roberta.call(inputs, training=training)
         logits = tf.cast(self.lm_head(trunk["last_hidden_state"]), tf.float32)  # [batch, pos, vocab]
         loss = None
-        if v["labels"] is not None:
+        labels = inputs.labels
+        if labels is not None:
             if self._shift:
-                loss = masked_mean_loss(v["labels"][:, 1:], logits[:, :-1],
-                                        self.config.tf_legacy_loss)
+                loss = masked_mean_loss(labels[:, 1:], logits[:, :-1], self.config.tf_legacy_loss)
             else:
-                loss = masked_mean_loss(v["labels"], logits, self.config.tf_legacy_loss)
+                loss = masked_mean_loss(labels, logits, self.config.tf_legacy_loss)
         fields = {k: trunk.get(k) for k in self._output_cls._fields if k in trunk}
         return self._output_cls(loss=loss, logits=logits, **fields)
 

@@ -5,7 +5,8 @@ Hook functions have the signature ``fn(activation, hook) -> None | replacement``
 see tensors with values; compiled (``compile=True`` for ``tf.function``, ``compile="xla"`` for
 ``jit_compile=True``) they run once, at trace time, and become part of the graph, so they must
 use TensorFlow ops. A compiled function is kept per hook set (the functions' identities, the
-flags and the names collected) and reused by later calls with the same set.
+flags and the names collected) in the model's registry of compiled functions
+(``model.compiled_functions``, see ``compiled.py``) and reused by later calls with the same set.
 
 Example:
     >>> out, cache = model.run_with_cache(ids, names_filter=lambda n: n.endswith("hook_pattern"))  # doctest: +SKIP
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator, Union
 
@@ -94,8 +94,10 @@ class HookedRootMixin:
                 point.fns.remove(fn)
 
     def reset_hooks(self) -> None:
+        """Remove every hook, and the compiled runs traced with hooks."""
         for point in self.hook_dict.values():
             point.clear()
+        self.invalidate_compiled()
 
     # --- running --------------------------------------------------------------------------
     def run_with_hooks(self, *args: Any, fwd_hooks: Iterable[tuple[NameOrPredicate, HookFn]] = (),
@@ -157,14 +159,10 @@ class HookedRootMixin:
         tensors = {k: v for k, v in kwargs.items() if k not in static}
         # Check the inputs eagerly (values and shapes) before tracing: under XLA TensorFlow
         # drops its asserts.
-        self._prepare(first, dict(tensors, **static))
+        self.prepare_inputs(first, **tensors, **static)
         full_key = key + (tuple(sorted(static.items())), compile == "xla")
-        fns = self.__dict__.setdefault("_compiled_runs", OrderedDict())
-        if full_key in fns:
-            fns.move_to_end(full_key)
-        else:
-            while len(fns) >= MAX_COMPILED_RUNS:  # new closures every sweep: keep a bounded set
-                fns.popitem(last=False)
+
+        def build() -> Callable:
             def traced(first_arg: Any, tensor_kwargs: dict) -> tuple[Any, dict]:
                 store: dict[str, Any] = {}
 
@@ -176,9 +174,11 @@ class HookedRootMixin:
                     out = self(first_arg, **tensor_kwargs, **static)
                 return out, store
 
-            fns[full_key] = tf.function(traced, jit_compile=compile == "xla",
-                                        reduce_retracing=True)
-        return fns[full_key](_as_tensors(first), _as_tensors(tensors))
+            return tf.function(traced, jit_compile=compile == "xla", reduce_retracing=True)
+
+        # New closures every sweep: keep a bounded set (least recently used dropped).
+        fn = self.compiled_functions.get("hooked_runs", full_key, build, limit=MAX_COMPILED_RUNS)
+        return fn(_as_tensors(first), _as_tensors(tensors))
 
 
 def _ident(name_or_pred: NameOrPredicate) -> Any:

@@ -1,4 +1,5 @@
-"""The seed's three input formats, normalised into one dict, and checked before any graph runs.
+"""The seed's three input formats, normalised into one typed ``ForwardInputs``, checked before
+any graph runs. This module is the only place that builds ``ForwardInputs``.
 
 ``model(ids)``, ``model([ids, mask, ...])`` (signature order), ``model({"input_ids": ...})`` or
 ``model(tokenizer_output)`` and keyword arguments all end up as the same named inputs. As in HF,
@@ -7,16 +8,30 @@ int32 tensors. Every failure is a ValueError/TypeError that names the argument, 
 expected and what was given.
 
 The checks themselves (shapes, caches, head masks, value ranges) live in ``input_checks``.
+
+Example:
+    >>> import numpy as np
+    >>> from roberta_lab import RobertaConfig
+    >>> cfg = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+    ...                     num_attention_heads=4, intermediate_size=37)
+    >>> a = prepare(cfg, BASE_SIGNATURE, (np.array([[0, 5, 2]]),), {"attention_mask": [[1, 1, 0]]})
+    >>> b = prepare(cfg, BASE_SIGNATURE, ({"input_ids": [[0, 5, 2]], "attention_mask": [[1, 1, 0]]},), {})
+    >>> a.input_ids.dtype.name, a.attention_mask.numpy().tolist() == b.attention_mask.numpy().tolist()
+    ('int32', True)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from .cache import KVCache, tf_structure
 from .config import RobertaConfig
 from .input_checks import FLOATS, MASKS, check_shapes, dtype_of
 
@@ -28,9 +43,84 @@ _INT_INPUTS = ("input_ids", "token_type_ids", "position_ids")
 _FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict")
 
 
-def unpack_inputs(signature: tuple[str, ...], first: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Map (first positional argument, keyword arguments) onto ``signature``'s names."""
+@tf_structure
+@dataclass(frozen=True)
+class ForwardInputs:
+    """What the trunk reads: the seed's inputs as tensors, checked, with the flags as given
+    (None = the config's default). Shapes: ids, types, positions, labels [batch, seq];
+    attention_mask [batch, past + seq] (or [batch, max_len] over a fixed-size cache);
+    inputs_embeds [batch, seq, d_model]; head_mask (heads,), (layers, heads) or (batch, layers,
+    heads); encoder_hidden_states [batch, enc_pos, d_model]; encoder_attention_mask
+    [batch, enc_pos] or [batch, seq, enc_pos]; past_key_values a ``KVCache`` (see cache.py; HF's
+    tuples are converted on the way in). Frozen: derive a variant with ``replace``.
+
+    Crosses ``tf.function`` as a structure: the flags are Python values (part of the trace's
+    key), everything else is a tensor, None or a cache."""
+
+    input_ids: tf.Tensor | None = None
+    attention_mask: tf.Tensor | None = None
+    token_type_ids: tf.Tensor | None = None
+    position_ids: tf.Tensor | None = None
+    head_mask: tf.Tensor | None = None
+    inputs_embeds: tf.Tensor | None = None
+    encoder_hidden_states: tf.Tensor | None = None
+    encoder_attention_mask: tf.Tensor | None = None
+    past_key_values: KVCache | None = None
+    labels: tf.Tensor | None = None
+    use_cache: bool | None = None
+    output_attentions: bool | None = None
+    output_hidden_states: bool | None = None
+    return_dict: bool | None = None
+    STATIC = _FLAGS
+
+    def replace(self, **changes: Any) -> "ForwardInputs":
+        return dataclasses.replace(self, **changes)
+
+    def structure_key(self) -> tuple:
+        """What a traced graph depends on besides sizes: which inputs are given, their ranks
+        and dtypes, and the flags (so reduce_retracing only ever relaxes sizes)."""
+        leaves = tf.nest.flatten(self)
+        return (tuple(None if x is None else (x.shape.rank, x.dtype.name) for x in leaves),
+                tuple(getattr(self, f) for f in _FLAGS), _cache_shape(self.past_key_values))
+
+    @property
+    def batch_and_seq(self) -> tuple[tf.Tensor, tf.Tensor]:
+        ref = self.input_ids if self.input_ids is not None else self.inputs_embeds
+        return tf.shape(ref)[0], tf.shape(ref)[1]
+
+
+def _cache_shape(cache: KVCache | None) -> Any:
+    if cache is None:
+        return None
+    return (len(cache), cache.layers[0].cross_attn is not None, cache.fixed, cache.seen is None)
+
+
+def engine_inputs(**fields: Any) -> ForwardInputs:
+    """Inputs for engine code (generation's compiled loop, sweeps, fill-mask, training) whose
+    tensors are already checked or built in a graph: no conversion, no checks.
+    ``past_key_values`` may be a ``KVCache`` in any mode (fixed-size buffers included)."""
+    return ForwardInputs(**fields)
+
+
+def call_signature(names: tuple[str, ...]) -> inspect.Signature:
+    """The seed's ``call(self, input_ids=None, ..., training=False)`` for ``names``: the one
+    source of the models' call signatures (read by Keras and by ``help``)."""
+    P = inspect.Parameter
+    return inspect.Signature([P("self", P.POSITIONAL_OR_KEYWORD)] +
+                             [P(n, P.POSITIONAL_OR_KEYWORD, default=None) for n in names] +
+                             [P("training", P.POSITIONAL_OR_KEYWORD, default=False)])
+
+
+def unpack_inputs(signature: tuple[str, ...], args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Map (positional arguments, keyword arguments) onto ``signature``'s names. The first
+    positional may be ids, a list in signature order, or a dict / tokenizer output."""
+    first, rest = (args[0], args[1:]) if args else (None, ())
+    if len(rest) > len(signature) - 1:
+        raise TypeError(f"too many positional arguments: at most {len(signature)} "
+                        f"({list(signature)})")
     values: dict[str, Any] = {name: None for name in signature}
+    for key, value in zip(signature[1:], rest):
+        values[key] = value
     for key, value in kwargs.items():
         if key not in values:
             raise ValueError(f"unknown argument {key!r}: this model accepts {list(signature)}")
@@ -51,16 +141,12 @@ def unpack_inputs(signature: tuple[str, ...], first: Any, kwargs: dict[str, Any]
     return values
 
 
-def to_tensor(name: str, value: Any, kind: str | bool) -> tf.Tensor | None:
+def to_tensor(name: str, value: Any, kind: str) -> tf.Tensor | None:
     """Tensor-like -> tf.Tensor.
 
     kind: "int" (ids, labels -> int32), "mask" (bool/int/float -> float, kept float), or "float"
-    (must already be floating). ``True``/``False`` are accepted for "int"/"mask" (old API).
+    (must already be floating).
     """
-    if kind is True:
-        kind = "int"
-    elif kind is False:
-        kind = "mask"
     if value is None:
         return None
     if hasattr(value, "numpy") and not isinstance(value, (tf.Tensor, tf.Variable)):
@@ -119,8 +205,12 @@ def check_training(training: Any) -> Any:
     raise TypeError(f"training must be a bool, got {type(training).__name__} {training!r}")
 
 
-def prepare(config: RobertaConfig, v: dict[str, Any]) -> dict[str, Any]:
-    """Convert, check and fill defaults; returns the dict with tensors and resolved flags."""
+def prepare(config: RobertaConfig, signature: tuple[str, ...], args: tuple,
+            kwargs: dict[str, Any]) -> ForwardInputs:
+    """The one way in: any of the seed's formats -> checked ``ForwardInputs``. Values are
+    converted (numpy, torch, lists, int64 -> int32 tensors), checked against each other and
+    the config (``input_checks``), and HF's tuple cache becomes a ``KVCache``."""
+    v = unpack_inputs(signature, args, kwargs)
     for name in _INT_INPUTS:
         v[name] = to_tensor(name, v[name], "int")
     for name in MASKS:
@@ -135,5 +225,11 @@ def prepare(config: RobertaConfig, v: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("You cannot specify both input_ids and inputs_embeds")
     if v["input_ids"] is None and v["inputs_embeds"] is None:
         raise ValueError("You have to specify either input_ids or inputs_embeds")
+    given = v["past_key_values"]
+    if isinstance(given, KVCache):  # our own output: checked as HF's tuples, keeps its count
+        v["past_key_values"] = given.to_legacy_cache()
     check_shapes(config, v)
-    return v
+    if v["past_key_values"] is not None:
+        v["past_key_values"] = KVCache.from_legacy_cache(
+            v["past_key_values"], given.seen if isinstance(given, KVCache) else None)
+    return ForwardInputs(**v)

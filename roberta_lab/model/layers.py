@@ -8,10 +8,48 @@ Kernels are stored [in, out] as in Keras/HF-TF; ``checkpoint.py`` transposes to 
 
 from __future__ import annotations
 
+import inspect
 import math
+from typing import Any
 
 import keras
 import tensorflow as tf
+
+from .config import RobertaConfig
+
+
+class ConfigLayer(keras.layers.Layer):
+    """Base of the layers built from a ``RobertaConfig``: ``get_config``/``from_config`` from
+    the constructor's arguments, the config travelling as its dict (Keras' own automatic config
+    accepts only plain values). Arguments that are weights (a tied embedding matrix) are left
+    out: ``from_config`` builds the layer with its own."""
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        keras.saving.register_keras_serializable(package="roberta_lab")(cls)
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        instance = super().__new__(cls, *args, **kwargs)
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        given = dict(bound.arguments)
+        given.pop("self", None)
+        given.update(given.pop("kw", {}))
+        given.pop("name", None)
+        instance._init_args = {k: (v.to_dict() if isinstance(v, RobertaConfig) else v)
+                               for k, v in given.items()
+                               if not isinstance(v, (keras.Variable, tf.Variable))}
+        return instance
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **self._init_args}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "ConfigLayer":
+        config = dict(config)
+        if isinstance(config.get("config"), dict):
+            config["config"] = RobertaConfig.from_dict(config["config"])
+        return cls(**config)
 
 
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:

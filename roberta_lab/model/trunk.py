@@ -25,25 +25,15 @@ import tensorflow as tf
 
 from . import checkpoint
 from .block import RobertaBlock
+from .cache import KVCache
+from .compiled import CompiledFunctions
 from .config import RobertaConfig
-from .embeddings import RobertaEmbeddings, position_ids_from_embeds, position_ids_from_input_ids
+from .embeddings import RobertaEmbeddings, position_ids, real_tokens
 from .hooked import HookedRootMixin
 from .input_checks import poison_invalid_rows
-from .inputs import BASE_SIGNATURE, check_training, prepare, unpack_inputs
-from .layers import Linear
+from .inputs import BASE_SIGNATURE, ForwardInputs, call_signature, check_training, prepare
+from .layers import ConfigLayer, Linear
 from .outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
-
-
-def _structure_key(value: Any) -> Any:
-    """What a traced graph depends on besides sizes: presence, rank and dtype of tensors,
-    nesting, and Python values."""
-    if isinstance(value, dict):
-        return tuple((k, _structure_key(value[k])) for k in sorted(value))
-    if isinstance(value, (list, tuple)):
-        return tuple(_structure_key(x) for x in value)
-    if isinstance(value, (tf.Tensor, tf.Variable)):
-        return ("T", value.shape.rank, value.dtype.name)
-    return value
 
 
 def _is_plain(value: Any) -> bool:
@@ -55,7 +45,7 @@ def _flag(value: Any, default: bool) -> bool:
     return bool(default if value is None else value)
 
 
-class RobertaMainLayer(keras.layers.Layer):
+class RobertaMainLayer(ConfigLayer):
     """Embeddings -> num_hidden_layers blocks -> optional pooler."""
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True, **kw):
@@ -68,80 +58,80 @@ class RobertaMainLayer(keras.layers.Layer):
                               name="pooler") if add_pooling_layer else None)
         self.built = True
 
-    def call(self, v: dict[str, Any], training: bool = False):
-        """v: the prepared inputs (see inputs.prepare). Returns a model output dict."""
+    def call(self, inputs: ForwardInputs, training: bool = False):
+        """inputs: see ``inputs.ForwardInputs``. Returns a model output dict."""
         cfg = self.config
         training = check_training(training)
-        ids, embeds = v["input_ids"], v["inputs_embeds"]
-        ref = ids if ids is not None else embeds
-        batch, seq = tf.shape(ref)[0], tf.shape(ref)[1]
-        past = v["past_key_values"]
-        use_cache = cfg.is_decoder and _flag(v["use_cache"], cfg.use_cache)
-        # Engine-only (generation): with ``cache_index`` the past holds fixed-size buffers
-        # [batch, head, max_len, d_head], this call's keys/values are written at cache_index,
-        # and attention_mask covers all max_len slots. Otherwise the past grows by concat.
-        cache_index = v.get("cache_index")
-        if cache_index is not None:
-            past_len, key_len = cache_index, tf.shape(past[0][0])[2]
+        ids, embeds = inputs.input_ids, inputs.inputs_embeds
+        batch, seq = inputs.batch_and_seq
+        cache = inputs.past_key_values
+        use_cache = cfg.is_decoder and _flag(inputs.use_cache, cfg.use_cache)
+        mask = inputs.attention_mask
+        if cache is None:
+            past_len, key_len, seen = 0, seq, 0
         else:
-            past_len = 0 if past is None else tf.shape(past[0][0])[2]
-            key_len = past_len + seq
-
-        mask = v["attention_mask"]
-        past_count: Any = past_len
-        if past is not None and mask is not None:
-            # Count only real tokens in the cache, so a left-padded prompt continues its
-            # positions exactly as a full recompute would (HF counts the pads too).
-            past_count = tf.cast(tf.reduce_sum(mask[:, :past_len], axis=1, keepdims=True), tf.int32)
-        positions = v["position_ids"]
+            # A growing cache attends over past + seq keys; fixed-size buffers over all their
+            # slots (the causal rule hides the unwritten ones; the mask covers every slot).
+            past_len = cache.length
+            key_len = cache.key_length if cache.fixed else past_len + seq
+            seen = cache.seen
+            if seen is None:  # HF's tuples carry no count: the masked-out slots were pads
+                seen = (past_len if mask is None else
+                        tf.cast(tf.reduce_sum(mask[:, :past_len], axis=1, keepdims=True), tf.int32))
+        real = real_tokens(ids, batch, seq, cfg.padding_idx)  # [batch, seq]
+        positions = inputs.position_ids
         if positions is None:
-            positions = (position_ids_from_input_ids(ids, cfg.padding_idx, past_count)
-                         if ids is not None else
-                         position_ids_from_embeds(batch, seq, cfg.padding_idx, past_count))
-        types = v["token_type_ids"]
+            positions = position_ids(ids, batch, seq, cfg.padding_idx, seen)
+        types = inputs.token_type_ids
         if types is None:
             types = tf.zeros([batch, seq], tf.int32)
         x = self.embeddings(ids, positions, types, embeds, training=training)
         # Graphs only: rows with out-of-range ids become NaN (XLA drops asserts, clamps gathers).
         x = poison_invalid_rows(cfg, x, ids, positions, types)
 
-        self_mask = self._self_mask(mask, seq, past_len, key_len)
-        enc_states, enc_mask = v["encoder_hidden_states"], v["encoder_attention_mask"]
+        self_mask = self.self_mask(mask, seq, past_len, key_len)
+        enc_states, enc_mask = inputs.encoder_hidden_states, inputs.encoder_attention_mask
         cross_mask = None
         if enc_mask is not None:
             keep = tf.not_equal(enc_mask, 0)
             cross_mask = keep[:, None, None, :] if enc_mask.shape.rank == 2 else keep[:, None]
-        head_mask = self._head_mask(v["head_mask"])
+        head_mask = self._head_mask(inputs.head_mask)
 
-        want_attn = _flag(v["output_attentions"], cfg.output_attentions)
-        want_hidden = _flag(v["output_hidden_states"], cfg.output_hidden_states)
-        hidden, attns, cross_attns, presents = [], [], [], []
+        want_attn = _flag(inputs.output_attentions, cfg.output_attentions)
+        want_hidden = _flag(inputs.output_hidden_states, cfg.output_hidden_states)
+        hidden, attns, cross_attns, layers = [], [], [], []
         for i, block in enumerate(self.blocks):
             if want_hidden:
                 hidden.append(x)
-            x, pattern, cross_pattern, cache = block(
+            x, pattern, cross_pattern, layer_cache = block(
                 x, self_mask, None if head_mask is None else head_mask[i], enc_states,
-                cross_mask, None if past is None else past[i], cache_index, training=training)
+                cross_mask, None if cache is None else cache.layers[i], training=training)
             attns.append(pattern)
             if cross_pattern is not None:
                 cross_attns.append(cross_pattern)
-            presents.append(cache)
+            layers.append(layer_cache)
         if want_hidden:
             hidden.append(x)
         pooled = None
         if self.pooler is not None:
             pooled = tf.tanh(self.pooler(x[:, 0]))  # [batch, d_model]
+        presents = None
+        if use_cache:
+            presents = KVCache(tuple(layers),
+                               seen + tf.reduce_sum(real, axis=1, keepdims=True))
         return TFBaseModelOutputWithPoolingAndCrossAttentions(
-            last_hidden_state=x, pooler_output=pooled,
-            past_key_values=tuple(presents) if use_cache else None,
+            last_hidden_state=x, pooler_output=pooled, past_key_values=presents,
             hidden_states=tuple(hidden) if want_hidden else None,
             attentions=tuple(attns) if want_attn else None,
             cross_attentions=(tuple(cross_attns) if want_attn and cfg.add_cross_attention
                               else None))
 
-    def _self_mask(self, mask: tf.Tensor | None, seq: tf.Tensor, past_len: Any,
-                   key_len: Any) -> tf.Tensor | None:
-        """bool [batch|1, 1, seq|1, key_len], or None when every position may be attended."""
+    def self_mask(self, mask: tf.Tensor | None, seq: Any, past_len: Any = 0,
+                  key_len: Any = None) -> tf.Tensor | None:
+        """mask [batch, key_len] -> bool [batch|1, 1, seq|1, key_len] (True = may attend: not
+        masked and, for decoders, ``k_pos <= q_pos + past_len``), or None when every position
+        may be attended."""
+        key_len = seq if key_len is None else key_len
         keep = None if mask is None else tf.not_equal(mask, 0)[:, None, None, :]
         if not self.config.is_decoder:
             return keep
@@ -162,6 +152,16 @@ class RobertaMainLayer(keras.layers.Layer):
         return tf.transpose(hm, [1, 0, 2])
 
 
+def _make_call(cls: type):
+    def call(self, *args: Any, training: bool = False, **kwargs: Any) -> Any:
+        inputs = self.prepare_inputs(*args, **kwargs)
+        return self._finish(self._run(inputs, training), inputs.return_dict)
+
+    call.__signature__ = call_signature(cls.signature)
+    call.__doc__ = f"The seed's call: {', '.join(cls.signature)}, training."
+    return call
+
+
 class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
     """Shared by the three seed classes: input handling, checkpoints, hooks, ``fit``."""
 
@@ -172,6 +172,15 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
             raise TypeError(f"config must be a RobertaConfig, got {type(config).__name__}")
         super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
+        self.compiled_functions = CompiledFunctions()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # The seed's call signature, written once (inputs.call_signature), for Keras and help().
+        if "call" not in cls.__dict__:
+            cls.call = _make_call(cls)
+        # Every model class can be saved as .keras and loaded back (get_config/from_config).
+        keras.saving.register_keras_serializable(package="roberta_lab")(cls)
 
     # --- inputs -----------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -192,26 +201,35 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
             args = (tensors,) + args[1:]
         return super().__call__(*args, **kwargs)
 
-    def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return prepare(self.config, unpack_inputs(self.signature, input_ids, kwargs))
+    def prepare_inputs(self, *args: Any, **kwargs: Any) -> ForwardInputs:
+        """The seed's input formats (as ``call`` takes them) -> checked ``ForwardInputs``."""
+        return prepare(self.config, self.signature, args, kwargs)
 
-    # Eager calls with no hook attached run the model math as a cached tf.function (about 1.6x
+    # Eager calls with no hook attached run the model math as a compiled function (about 1.6x
     # faster than op-by-op on CPU); inputs are still checked eagerly first. With hooks attached,
     # or inside someone else's graph (fit, tf.function), the math runs directly.
     compiled_forward: bool = True
 
-    def _run(self, v: dict[str, Any], training: bool) -> Any:
+    def _run(self, inputs: ForwardInputs, training: bool) -> Any:
         training = check_training(training)
         if self.compiled_forward and tf.executing_eagerly() and \
                 not any(hp.fns for hp in self.hook_dict.values()):
             # One function per input structure (which inputs are given, their ranks, the flags):
             # reduce_retracing then only relaxes sizes, never ranks the code branches on.
-            key = (_structure_key(v), bool(training))
-            fns = self.__dict__.setdefault("_forward_fns", {})
-            if key not in fns:
-                fns[key] = tf.function(self._forward, reduce_retracing=True)
-            return fns[key](v, bool(training))
-        return self._forward(v, training)
+            fn = self.compiled_functions.get(
+                "forward", (inputs.structure_key(), bool(training)),
+                lambda: tf.function(self.forward, reduce_retracing=True))
+            return fn(inputs, bool(training))
+        return self.forward(inputs, training)
+
+    def invalidate_compiled(self) -> None:
+        """Drop every compiled function of this model (they are rebuilt on next use). Called
+        when what traces bake in changes: the compute dtype, loaded weights, hooks."""
+        self.compiled_functions.clear()
+
+    def load_weights(self, *args: Any, **kwargs: Any) -> Any:
+        self.invalidate_compiled()
+        return super().load_weights(*args, **kwargs)
 
     def set_compute_dtype(self, dtype: str | tf.DType | None) -> None:
         """``"bfloat16"`` runs every dense matmul (projections, MLP, output layer) in bfloat16:
@@ -226,10 +244,7 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
         for layer in self._flatten_layers(include_self=False, recursive=True):
             if hasattr(layer, "matmul_dtype"):
                 layer.matmul_dtype = dtype
-        # Every compiled function traced by the engine baked the old dtype in.
-        for cache in ("_forward_fns", "_mask_logits_fn", "_compiled_runs", "_sweep_tails",
-                      "_importance_fns", "_generation_fns"):
-            self.__dict__.pop(cache, None)
+        self.invalidate_compiled()  # every trace baked the old dtype in
 
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()
@@ -297,20 +312,6 @@ class TFRobertaModel(RobertaPreTrainedModel):
         self.roberta = RobertaMainLayer(config, add_pooling_layer, name="roberta")
         self.built = True
 
-    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-             head_mask=None, inputs_embeds=None, encoder_hidden_states=None,
-             encoder_attention_mask=None, past_key_values=None, use_cache=None,
-             output_attentions=None, output_hidden_states=None, return_dict=None,
-             training=False):
-        kwargs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
-                      position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
-                      encoder_hidden_states=encoder_hidden_states,
-                      encoder_attention_mask=encoder_attention_mask,
-                      past_key_values=past_key_values, use_cache=use_cache,
-                      output_attentions=output_attentions,
-                      output_hidden_states=output_hidden_states, return_dict=return_dict)
-        v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
-        return self._finish(self._run(v, training), v["return_dict"])
-
-    def _forward(self, v: dict[str, Any], training: bool) -> Any:
-        return self.roberta.call(v, training=training)  # v holds flags too: skip Keras arg checks
+    def forward(self, inputs: ForwardInputs, training: bool = False) -> Any:
+        """The model's math on prepared inputs (no checks): the trunk's output."""
+        return self.roberta.call(inputs, training=training)  # not through Keras' arg checks

@@ -161,8 +161,8 @@ def mlm_trunk_and_head(model, ids, mask, training):
     Uses the model's own layers (``roberta`` + ``lm_head``) so the head can be applied to the
     masked positions only.
     """
-    v = model._prepare(ids, {"attention_mask": mask})
-    hidden = model.roberta.call(v, training=training)["last_hidden_state"]
+    inputs = model.prepare_inputs(ids, attention_mask=mask)
+    hidden = model.roberta.call(inputs, training=training)["last_hidden_state"]
     return hidden, model.lm_head
 
 

@@ -14,26 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from ...engine.head_roles import punctuation_ids, scores_from_patterns
 from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
                       guarded, head_options, heatmap_figure, resolve, token_labels)
 
 DEFAULT_TEXT = "The keys to the cabinet are on the table, and the cat sat on the mat."
 ROLE_NAMES = ("bos", "eos", "punct", "prev", "next", "self", "entropy")
 DEFAULT_WINDOW = 64
-
-
-def simple_role_scores(pattern: np.ndarray, ids: np.ndarray, bos: int, eos: int,
-                       punct: np.ndarray) -> dict[str, float]:
-    """Role scores of one head from its pattern [q, k] (no padding): the fallback used when
-    ``roberta_lab.head_roles`` is not importable."""
-    p = np.asarray(pattern, np.float64)
-    n = p.shape[0]
-    out = {"bos": p[:, ids == bos].sum(-1).mean(), "eos": p[:, ids == eos].sum(-1).mean(),
-           "punct": p[:, np.isin(ids, punct)].sum(-1).mean(), "self": np.diag(p).mean(),
-           "prev": np.diag(p, -1).mean() if n > 1 else np.nan,
-           "next": np.diag(p, 1).mean() if n > 1 else np.nan,
-           "entropy": -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)).sum(-1).mean()}
-    return {k: float(v) for k, v in out.items()}
 
 
 class AttentionController:
@@ -80,34 +67,18 @@ class AttentionController:
 
     def punct_ids(self) -> np.ndarray:
         if self._punct is None:
-            try:
-                from roberta_lab.engine.head_roles import punctuation_ids  # noqa: PLC0415
-
-                self._punct = np.asarray(punctuation_ids(self.tokenizer), np.int64)
-            except ImportError:  # pragma: no cover - head_roles ships with the package
-                self._punct = np.zeros(0, np.int64)
+            self._punct = np.asarray(punctuation_ids(self.tokenizer), np.int64)
         return self._punct
 
     def roles(self, layer: int, head: int) -> dict[str, float]:
-        """Head-role scores of one head on this text (``roberta_lab.head_roles``)."""
+        """Head-role scores of one head on this text (``roberta_lab.engine.head_roles``)."""
         self._check(layer, head)
         cfg = self.model.config
         if self._roles is None:
-            try:
-                from roberta_lab.engine.head_roles import scores_from_patterns  # noqa: PLC0415
-            except ImportError:  # pragma: no cover
-                scores_from_patterns = None
-            if scores_from_patterns is not None:
-                s = scores_from_patterns([p[None] for p in self.patterns], self.ids[None],
-                                         punct_ids=self.punct_ids(), bos_id=cfg.bos_token_id,
-                                         eos_id=cfg.eos_token_id)
-                self._roles = {r: np.asarray(s[r]) for r in ROLE_NAMES}
-            else:  # pragma: no cover
-                grid = [[simple_role_scores(self.patterns[l, h], self.ids, cfg.bos_token_id,
-                                            cfg.eos_token_id, self.punct_ids())
-                         for h in range(self.n_heads)] for l in range(self.n_layers)]
-                self._roles = {r: np.array([[g[r] for g in row] for row in grid])
-                               for r in ROLE_NAMES}
+            s = scores_from_patterns([p[None] for p in self.patterns], self.ids[None],
+                                     punct_ids=self.punct_ids(), bos_id=cfg.bos_token_id,
+                                     eos_id=cfg.eos_token_id)
+            self._roles = {r: np.asarray(s[r]) for r in ROLE_NAMES}
         return {r: float(self._roles[r][layer, head]) for r in ROLE_NAMES}
 
     def figure(self, layer: int, head: int, window: tuple[int, int] | None = None) -> Any:
