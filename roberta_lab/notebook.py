@@ -1,6 +1,7 @@
 """The notebooks' shared first cell: ``MODEL = roberta_lab.notebook.setup()``.
 
-``setup`` quietens TensorFlow's and Python's warnings, fixes the seeds (Python, NumPy,
+``setup`` quietens TensorFlow's and Python's warnings (and the native libraries' notices while
+they load), fixes the seeds (Python, NumPy,
 TensorFlow, through ``keras.utils.set_random_seed(0)``), turns on inline plots inside IPython,
 and returns the model name to load: the environment variable of the notebook's kind, else the
 bundled default.
@@ -22,12 +23,38 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
 
 # Before TensorFlow loads (a notebook imports this module first): no C++ info/warning lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@contextlib.contextmanager
+def _quiet_stderr_fd():
+    """Send file descriptor 2 to /dev/null for a moment: TensorFlow's native libraries print
+    notices while loading (e.g. oneDNN's) whatever TF_CPP_MIN_LOG_LEVEL says, and a notebook
+    kernel would show them as cell output."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (embedded interpreters): nothing to hide
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+# Load TensorFlow now, quietly: a notebook's first line imports this module before keras.
+with _quiet_stderr_fd():
+    import keras  # noqa: E402
+    import tensorflow as tf  # noqa: E402
 
 MODELS = {"mlm": ("ROBERTA_LAB_MODEL", "roberta-lab/mini-mlm"),
           "causal": ("ROBERTA_LAB_CAUSAL_MODEL", "roberta-lab/mini-causal"),
@@ -39,12 +66,13 @@ def setup(kind: str = "mlm", seed: int = 0) -> str:
     if kind not in MODELS:
         raise ValueError(f"kind must be one of {sorted(MODELS)}, got {kind!r}")
     warnings.filterwarnings("ignore")
-    import absl.logging  # noqa: PLC0415  (TensorFlow's logger; loaded with it)
-    import keras  # noqa: PLC0415
+    with _quiet_stderr_fd():
+        import absl.logging  # noqa: PLC0415  (TensorFlow's logger; loaded with it)
 
-    absl.logging.set_verbosity("error")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. tf.function retracing notices
-    keras.utils.set_random_seed(seed)
+        absl.logging.set_verbosity("error")
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. retracing notices
+        keras.utils.set_random_seed(seed)
+        tf.constant(0)  # the runtime's own start-up notices, here rather than in a later cell
     try:
         from IPython import get_ipython  # noqa: PLC0415
 
