@@ -59,9 +59,9 @@ class RobertaMainLayer(ConfigLayer):
         self.built = True
 
     def call(self, inputs: ForwardInputs, training: bool = False):
-        """inputs: see ``inputs.ForwardInputs``. Returns a model output dict."""
+        """inputs: see ``inputs.ForwardInputs``; ``training`` as checked by the model's call.
+        Returns a model output dict."""
         cfg = self.config
-        training = check_training(training)
         ids, embeds = inputs.input_ids, inputs.inputs_embeds
         batch, seq = inputs.batch_and_seq
         cache = inputs.past_key_values
