@@ -2,11 +2,18 @@
 
     python bench/run.py --shape base --rounds 3            # the committed table (slow)
     python bench/run.py --shape mini --rounds 1 --systems ours --quick   # CI smoke run
+    git worktree add /work/bench-base cb82d99                # a baseline checkout, then:
+    python bench/run.py --shape base --systems ours,ours@base --baseline /work/bench-base \
+        --only forward,run_with_cache,sweep,generate --measures forward,run_with_cache_all,...
 
 Each round runs every system once, one after another, each in its own process (roberta_lab in
 this environment; HF 4.37 TF and PyTorch in the peers' environment made by setup_peers.sh),
 so slow drifts of the machine hit all of them alike. The machine's matmul peak and memory
 bandwidth are measured in the same run. Results: bench/results/<shape>.json and .md.
+
+``ours@base`` is roberta_lab imported from the ``--baseline`` checkout, timed by this tree's
+worker (same timing code), so a change is measured against the code before it in one run; the
+report then adds a table of ours / ours@base per measurement with both spreads.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ sys.path.insert(0, str(HERE))
 from common import BATCH, SEQ, SHAPES  # noqa: E402
 
 QUICK = "import,bundled,forward,fill_mask,sweep,run_with_cache"
+BASE_SYSTEM = "roberta_lab@base"
 
 
 def forward_gflop(shape: str, batch: int = BATCH, seq: int = SEQ) -> float:
@@ -80,11 +88,14 @@ def ratio(table: dict, a: str, b: str) -> float | None:
     return None if not x or not y else x / y
 
 
-def report(shape: str, table: dict, hw: dict, args: argparse.Namespace) -> str:
+def report(shape: str, table: dict, hw: dict, args: argparse.Namespace,
+           rounds_done: int | None = None) -> str:
+    done = args.rounds if rounds_done is None else rounds_done
     lines = [f"# Benchmark, {shape} shape", "",
              f"{datetime.date.today()} on {hw.get('cpu')} ({hw.get('cores')} cores; "
              f"{hw.get('isa', 'ISA not recorded')}), "
-             f"TensorFlow {hw.get('tensorflow')}; {args.rounds} rounds, systems alternating.",
+             f"TensorFlow {hw.get('tensorflow')}; {done} of {args.rounds} rounds, systems "
+             "alternating.",
              f"Matmul peak {hw.get('matmul_gflops')} GFLOP/s, memory read {hw.get('read_gb_s')} GB/s.",
              "", "| system | measure | median s | spread s | peak MB | extra |", "|---|---|---|---|---|---|"]
     for key, e in sorted(table.items()):
@@ -136,7 +147,26 @@ def report(shape: str, table: dict, hw: dict, args: argparse.Namespace) -> str:
         checks.append(("import roberta_lab − import tensorflow (s)", imp["extra_s"], "≤ 0.5"))
     for name, value, target in checks:
         lines.append(f"| {name} | {'n/a' if value is None else round(value, 3)} | {target} |")
+    lines += against_baseline(table)
     return "\n".join(lines) + "\n"
+
+
+def against_baseline(table: dict) -> list[str]:
+    """ours / ours@base for every measurement both have (medians over rounds; spreads)."""
+    pairs = sorted(key.split("|")[1] for key in table
+                   if key.startswith("roberta_lab|") and f"{BASE_SYSTEM}|{key.split('|')[1]}" in table)
+    if not pairs:
+        return []
+    lines = ["", "## Against the baseline (ours@base: the --baseline checkout)", "",
+             "| measure | ours median s (spread) | ours@base median s (spread) | ours / base |",
+             "|---|---|---|---|"]
+    for measure in pairs:
+        a, b = table[f"roberta_lab|{measure}"], table[f"{BASE_SYSTEM}|{measure}"]
+        if not a.get("median_s") or not b.get("median_s"):
+            continue
+        fmt = lambda e: f"{e['median_s']:.4f} ({e['spread_s'][0]:.4f}–{e['spread_s'][1]:.4f})"  # noqa: E731
+        lines.append(f"| {measure} | {fmt(a)} | {fmt(b)} | {a['median_s'] / b['median_s']:.3f} |")
+    return lines
 
 
 def main() -> int:
@@ -149,6 +179,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help=f"only {QUICK}")
     parser.add_argument("--peers-venv", default=str(HERE.parent / ".venv-peers"))
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--baseline", default="", help="checkout timed as system ours@base")
+    parser.add_argument("--measures", default="",
+                        help="comma list: keep only these measurements (roberta_lab workers)")
+    parser.add_argument("--sweep-repeats", type=int, default=2,
+                        help="timed all-heads sweeps per round (roberta_lab workers)")
     args = parser.parse_args()
     only = QUICK if args.quick else args.only
     systems = args.systems.split(",")
@@ -157,25 +192,44 @@ def main() -> int:
         "ours": [sys.executable, str(HERE / "worker_ours.py")],
         "hf-tf": [str(peers), str(HERE / "worker_hf.py"), "--framework", "tf"],
         "hf-pt": [str(peers), str(HERE / "worker_hf.py"), "--framework", "pt"],
+        "ours@base": [sys.executable, str(HERE / "worker_ours.py"), "--package-root",
+                      args.baseline, "--system", BASE_SYSTEM],
     }
+    if "ours@base" in systems and not args.baseline:
+        parser.error("system ours@base needs --baseline DIR (a checkout of the baseline commit)")
     hw = run_worker([sys.executable, str(HERE / "hardware.py")])[0]
     rows: list[dict] = []
     for round_ in range(args.rounds):
-        for system in systems:
+        # Round order alternates (ours, base, ours, ...; then base, ours, ... next round), so
+        # neither system always runs first on a machine whose load drifts.
+        order = systems if round_ % 2 == 0 else systems[::-1]
+        for system in order:
             cmd = commands[system] + ["--shape", args.shape, "--repeats", str(args.repeats)]
             if only:
                 cmd += ["--only", only]
+            if system.startswith("ours"):
+                cmd += ["--sweep-repeats", str(args.sweep_repeats)]
+                if args.measures:
+                    cmd += ["--measures", args.measures]
             got = run_worker(cmd)
             print(f"round {round_ + 1}/{args.rounds} {system}: {len(got)} measurements", flush=True)
             rows += got
+        write(args, rows, hw, rounds_done=round_ + 1)  # a stopped run keeps its finished rounds
+    return write(args, rows, hw, rounds_done=args.rounds, final=True)
+
+
+def write(args: argparse.Namespace, rows: list[dict], hw: dict, rounds_done: int,
+          final: bool = False) -> int:
     errors = [r for r in rows if r["measure"] == "error"]
     table = summarise([r for r in rows if r["measure"] != "error"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"date": str(datetime.datetime.now()), "platform": platform.platform(),
-            "hardware": hw, "args": vars(args), "errors": errors}
+            "hardware": hw, "args": vars(args), "errors": errors, "rounds_done": rounds_done}
     (out / f"{args.shape}.json").write_text(json.dumps({"meta": meta, "table": table}, indent=1) + "\n")
-    (out / f"{args.shape}.md").write_text(report(args.shape, table, hw, args))
+    (out / f"{args.shape}.md").write_text(report(args.shape, table, hw, args, rounds_done))
+    if not final:
+        return 0
     print((out / f"{args.shape}.md").read_text())
     for e in errors:
         print("worker failed:", e["stderr"], file=sys.stderr)

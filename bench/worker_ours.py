@@ -1,11 +1,18 @@
 """roberta_lab's side of the benchmark: prints one JSON line per measurement.
 
     python bench/worker_ours.py --shape base|mini [--only forward,sweep,...] [--repeats 5]
+        [--measures forward,sweep_all_heads,...] [--package-root DIR --system NAME]
+
+``--package-root`` imports roberta_lab from another checkout (e.g. a ``git worktree`` of an
+older commit), so one run can time a baseline beside the working tree with the same timing
+code; ``--system`` labels its rows. ``--measures`` keeps only the named measurements of the
+groups ``--only`` selects (the slow ones are skipped, not run and dropped).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import subprocess
 import sys
@@ -20,6 +27,11 @@ import numpy as np  # noqa: E402
 from common import BATCH, BUNDLED_MINI, SEED_IDS, SHAPES, SWEEP_SEQ, emit, inputs, measure, wanted  # noqa: E402
 
 SYSTEM = "roberta_lab"
+MEASURES: list[str] = []
+
+
+def timed(name: str) -> bool:
+    return not MEASURES or name in MEASURES
 
 
 def import_time() -> dict:
@@ -41,16 +53,28 @@ def main() -> None:
     parser.add_argument("--shape", default="mini", choices=sorted(SHAPES))
     parser.add_argument("--only", default="")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--measures", default="")
+    parser.add_argument("--package-root", default="")
+    parser.add_argument("--system", default="roberta_lab")
+    parser.add_argument("--sweep-repeats", type=int, default=2,
+                        help="timed sweeps after the first (tracing) one")
     args = parser.parse_args()
     only = [x for x in args.only.split(",") if x]
     shape, reps = args.shape, args.repeats
+    global SYSTEM
+    SYSTEM = args.system  # noqa: F841 (read by the emits below)
+    MEASURES[:] = [x for x in args.measures.split(",") if x]
+    if args.package_root:
+        sys.path.insert(0, os.path.abspath(args.package_root))
 
     import tensorflow as tf
 
+    import roberta_lab
     from roberta_lab import RobertaConfig, TFRobertaForCausalLM, TFRobertaForMaskedLM
     from roberta_lab.ablation import Metric, sweep_heads
     from roberta_lab.importance import michel_importance
 
+    emit(SYSTEM, "package", shape, {"path": os.path.dirname(roberta_lab.__file__)})
     if wanted("import", only):
         emit(SYSTEM, "import", shape, import_time())
     if wanted("bundled", only):  # one sentence through the bundled mini-mlm, the seed's eager API
@@ -105,13 +129,17 @@ def main() -> None:
     L, H = cfg.num_hidden_layers, cfg.num_attention_heads
 
     if wanted("forward", only):  # the seed's eager API (compiled behind it) and a tf.function
-        emit(SYSTEM, "forward", shape, measure(lambda: model(ids, attention_mask=mask).logits.numpy(), reps))
+        if timed("forward"):
+            emit(SYSTEM, "forward", shape, measure(
+                lambda: model(ids, attention_mask=mask).logits.numpy(), reps))
         fn = tf.function(lambda i, a: model(i, attention_mask=a).logits)
-        emit(SYSTEM, "forward_tffunction", shape, measure(lambda: fn(ids, mask).numpy(), reps))
-        model.set_compute_dtype("bfloat16")  # weights stay float32; matmuls in bfloat16
-        emit(SYSTEM, "forward_bfloat16", shape, measure(
-            lambda: model(ids, attention_mask=mask).logits.numpy(), reps))
-        model.set_compute_dtype(None)
+        if timed("forward_tffunction"):
+            emit(SYSTEM, "forward_tffunction", shape, measure(lambda: fn(ids, mask).numpy(), reps))
+        if timed("forward_bfloat16"):
+            model.set_compute_dtype("bfloat16")  # weights stay float32; matmuls in bfloat16
+            emit(SYSTEM, "forward_bfloat16", shape, measure(
+                lambda: model(ids, attention_mask=mask).logits.numpy(), reps))
+            model.set_compute_dtype(None)
     if wanted("all_outputs", only):
         emit(SYSTEM, "forward_all_outputs", shape, measure(
             lambda: model(ids, attention_mask=mask, output_attentions=True,
@@ -142,8 +170,10 @@ def main() -> None:
         t = time.perf_counter()
         result = sweep_heads(model, sids, smask, metric, progress=False)
         first = time.perf_counter() - t  # includes tracing one graph per start layer
-        r = measure(lambda: sweep_heads(model, sids, smask, metric, progress=False), 2, warmup=0)
+        r = measure(lambda: sweep_heads(model, sids, smask, metric, progress=False),
+                    args.sweep_repeats, warmup=0)
         emit(SYSTEM, "sweep_all_heads", shape, {**r, "first_call_s": first, "conditions": L * H})
+    if wanted("sweep", only) and timed("sweep_all_heads_loop"):
         loop = tf.function(lambda i, a, hm: model(i, attention_mask=a, head_mask=hm).logits)
 
         def one_at_a_time():
@@ -175,9 +205,14 @@ def main() -> None:
         dec = TFRobertaForCausalLM(RobertaConfig(**SHAPES[shape], is_decoder=True))
         prompt = ids[:1, :16]
         for steps in (64, 256):
-            for label, kw in (("cached_compiled", dict(compiled=True)),
-                              ("cached_eager", dict(compiled=False)),
-                              ("nocache", dict(use_cache=False, compiled=False))):
+            # compile="xla" is today's word; a baseline checkout may still have compiled=True.
+            word = "compile" if "compile" in inspect.signature(generate).parameters else "compiled"
+            xla = "xla" if word == "compile" else True
+            for label, kw in (("cached_compiled", {word: xla}),
+                              ("cached_eager", {word: False}),
+                              ("nocache", dict(use_cache=False, **{word: False}))):
+                if not timed(f"generate_{steps}_{label}"):
+                    continue
                 r = measure(lambda: generate(dec, prompt, max_new_tokens=steps, **kw), 3)
                 r["per_token_ms"] = 1000 * r["median_s"] / steps
                 emit(SYSTEM, f"generate_{steps}_{label}", shape, r)

@@ -57,3 +57,22 @@ def test_hf_pytorch_worker_runs_in_the_test_environment():
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert any(r["measure"] == "forward" and r["median_s"] > 0 for r in rows)
     assert any(r["measure"] == "bundled_mini_one_sentence" for r in rows)
+
+
+def test_run_py_times_a_baseline_checkout_beside_the_tree(tmp_path):
+    """--systems ours,ours@base --baseline DIR: the same worker imports roberta_lab from DIR
+    (here the tree itself, so the ratio's only content is noise) and the report compares."""
+    proc = subprocess.run(
+        [sys.executable, "bench/run.py", "--shape", "mini", "--rounds", "2", "--repeats", "1",
+         "--systems", "ours,ours@base", "--baseline", str(ROOT), "--only", "forward",
+         "--measures", "forward", "--out", str(tmp_path)],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((tmp_path / "mini.json").read_text())
+    table = data["table"]
+    assert data["meta"]["rounds_done"] == 2
+    assert table["roberta_lab|forward"]["rounds"] == 2
+    assert table["roberta_lab@base|forward"]["rounds"] == 2
+    assert "roberta_lab|forward_tffunction" not in table  # --measures kept only forward
+    assert table["roberta_lab@base|package"]["path"] == str(ROOT / "roberta_lab")
+    assert "## Against the baseline" in (tmp_path / "mini.md").read_text()
