@@ -34,6 +34,8 @@ _EXPORTS = {
     "cache_step_view": "viz", "save_html": "viz",
     "generate": "generation", "trace_generation": "step_trace",
     "GenerationTrace": "step_trace",
+    "decompose": "engine.decompose", "Decomposition": "engine.decompose",
+    "direct_logit_attribution": "engine.decompose",
 }
 
 __all__ = sorted(_EXPORTS)
