@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import tiny_config
 from roberta_lab import (TFRobertaForCausalLM, TFRobertaForMaskedLM, TFRobertaModel, decompose,
                          direct_logit_attribution)
-from roberta_lab.patching import logit_diff
+from roberta_lab.engine.patching import logit_diff
 
 
 def randomised(model, seed=0, scale=0.3):

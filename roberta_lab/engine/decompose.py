@@ -229,7 +229,7 @@ def _lm_head_adjoint(head: Any, out: Any, c: Any, target: Any, batch: int, seq: 
     used = np.abs(g_u).sum((0, 2)) > 0  # positions the value reads
     w_d, b_d = _np(head.dense.kernel), _np(head.dense.bias)
     z = h[:, used] @ w_d + b_d  # the head's dense output, [b, used, d]
-    from ..layers import ACTIVATIONS  # noqa: PLC0415
+    from ..model.layers import ACTIVATIONS  # noqa: PLC0415
 
     act = _np(ACTIVATIONS["gelu"](tf.constant(z)))  # the head's GELU (always exact, as HF)
     small = np.abs(z) < 1e-12

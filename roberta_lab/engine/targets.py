@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from ..inputs import BASE_SIGNATURE, unpack_inputs
+from ..model.inputs import BASE_SIGNATURE, unpack_inputs
 
 Readout = Callable[[Any], Any]
 _FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict", "labels")
