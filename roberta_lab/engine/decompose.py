@@ -26,7 +26,7 @@ Example:
     ...     num_hidden_layers=2, num_attention_heads=4, intermediate_size=37))
     >>> d = decompose(model, np.array([[0, 5, 6, 2]]), (np.array([2]), np.array([7])))
     >>> len(d.contributions), bool(abs(d.error[0]) < 1e-4)
-    (11, True)
+    (12, True)
 """
 
 from __future__ import annotations
