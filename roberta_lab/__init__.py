@@ -40,6 +40,9 @@ _EXPORTS = {
     "GenerationTrace": "engine.step_trace",
     "decompose": "engine.decompose", "Decomposition": "engine.decompose",
     "direct_logit_attribution": "engine.decompose",
+    "integrated_gradients": "engine.attributions", "saliency": "engine.attributions",
+    "grad_x_input": "engine.attributions", "smooth_grad": "engine.attributions",
+    "Attribution": "engine.attributions",
 }
 
 __all__ = sorted(_EXPORTS)
