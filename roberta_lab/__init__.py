@@ -43,6 +43,9 @@ _EXPORTS = {
     "integrated_gradients": "engine.attributions", "saliency": "engine.attributions",
     "grad_x_input": "engine.attributions", "smooth_grad": "engine.attributions",
     "Attribution": "engine.attributions",
+    "attention_rollout": "engine.context_mixing", "attention_flow": "engine.context_mixing",
+    "value_zeroing": "engine.context_mixing", "alti": "engine.context_mixing",
+    "TokenMixing": "engine.context_mixing",
 }
 
 __all__ = sorted(_EXPORTS)
