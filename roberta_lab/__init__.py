@@ -46,6 +46,8 @@ _EXPORTS = {
     "attention_rollout": "engine.context_mixing", "attention_flow": "engine.context_mixing",
     "value_zeroing": "engine.context_mixing", "alti": "engine.context_mixing",
     "TokenMixing": "engine.context_mixing",
+    "path_patch": "engine.path_patching", "attribution_patch": "engine.path_patching",
+    "PathPatchResult": "engine.path_patching", "AttributionPatchResult": "engine.path_patching",
 }
 
 __all__ = sorted(_EXPORTS)
