@@ -47,6 +47,9 @@ _EXPORTS = {
     "value_zeroing": "engine.context_mixing", "alti": "engine.context_mixing",
     "TokenMixing": "engine.context_mixing",
     "path_patch": "engine.path_patching", "attribution_patch": "engine.path_patching",
+    "attribution_explorer": "views.widgets",
+    "token_attribution_view": "views.attribution_views",
+    "decomposition_figure": "views.attribution_views",
     "PathPatchResult": "engine.path_patching", "AttributionPatchResult": "engine.path_patching",
 }
 

@@ -171,12 +171,13 @@ def quadrature(n_steps: int, method: str = "gausslegendre") -> tuple[np.ndarray,
 def integrated_gradients(model: Any, inputs: Any, target: Any, *, baseline: Any = "pad",
                          n_steps: int = 64, method: str = "gausslegendre",
                          mask_token_id: int | None = None, keep_special: bool = True,
-                         tolerance: float = 0.05, chunk_size: int = 64,
+                         tolerance: float = 0.05, chunk_size: int | None = None,
                          compile: bool | str = False) -> Attribution:
     """IG_i = sum_d (e - e')_id * integral_0^1 df/de_id(e' + a (e - e')) da, per token.
 
     All batch rows x ``n_steps`` interpolation points (plus the two end points) run as one
-    batch, ``chunk_size`` rows per forward+backward. ``extra``: completeness_error [batch],
+    batch, ``chunk_size`` rows per forward+backward (default: n_steps + 2, one input row's
+    path per pass). ``extra``: completeness_error [batch],
     relative_error [batch] (|error| / |delta|), delta [batch], baseline_value [batch].
     """
     feed = as_feed(model, inputs)
@@ -190,8 +191,8 @@ def integrated_gradients(model: Any, inputs: Any, target: Any, *, baseline: Any 
     rows = np.repeat(np.arange(batch), len(alphas))
     a = np.tile(alphas, batch)[:, None, None]
     path = e0[rows] + a * (e[rows] - e0[rows])
-    vals, grads = embedding_gradients(model, feed, target, path, rows, chunk_size=chunk_size,
-                                      compile=compile)
+    vals, grads = embedding_gradients(model, feed, target, path, rows,
+                                      chunk_size=chunk_size or len(alphas), compile=compile)
     vals = vals.reshape(batch, -1)
     grads = grads.reshape(batch, len(alphas), *e.shape[1:])[:, :n_steps]
     avg = np.einsum("k,bksd->bsd", weights, grads)
