@@ -88,29 +88,37 @@ class Decomposition:
         return [(name, float(v[row])) for name, v in items[:k]]
 
 
+def _mm(a: np.ndarray, b: np.ndarray, transpose_b: bool = False) -> np.ndarray:
+    """a [..., k] @ b [k, n] (or b.T) in float64 through TensorFlow: numpy's threaded BLAS
+    can be 50x slower on a busy machine (measured: 64 ms against 2.6 ms here)."""
+    flat = tf.reshape(tf.constant(a, _F), [-1, a.shape[-1]])
+    out = tf.matmul(flat, tf.constant(b, _F), transpose_b=transpose_b).numpy()
+    return out.reshape(a.shape[:-1] + (out.shape[-1],))
+
+
 def _ln_adjoint(g: np.ndarray, y: np.ndarray, ln: Any) -> tuple[np.ndarray, np.ndarray]:
     """Pull g [b, p, d] back through LayerNorm with its scale frozen at input y [b, p, d].
     Returns (adjoint at the LayerNorm's input, <g, beta> [b])."""
     sigma = np.sqrt(y.var(-1, keepdims=True) + ln.eps)  # biased variance, as LayerNorm
     gy = g * _np(ln.gamma)
-    return (gy - gy.mean(-1, keepdims=True)) / sigma, np.einsum("bpd,d->b", g, _np(ln.beta))
+    return (gy - gy.mean(-1, keepdims=True)) / sigma, (g * _np(ln.beta)).sum((1, 2))
 
 
 def _heads(g: np.ndarray, attn: Any, c: dict, prefix: str, contrib: dict, bias: dict,
            sources: dict) -> None:
     """Contributions of one attention's heads given the adjoint g at its output."""
     n, dh = attn.n_heads, attn.d_head
-    w_o = _np(attn.output_dense.kernel).reshape(n, dh, -1)  # [head, d_head, d_model]
+    kernel = _np(attn.output_dense.kernel)  # [head * d_head, d_model]
     b_v = _np(attn.value.bias).reshape(n, dh)
     z = _np(c[f"{prefix}.hook_z"])  # [b, q, head, d_head]
     pattern = _np(c[f"{prefix}.hook_pattern"])  # [b, head, q, k]
     rowsum = pattern.sum(-1).transpose(0, 2, 1)  # [b, q, head]: 1 unless a head mask scales it
-    w = np.einsum("bpm,hdm->bphd", g, w_o)  # [b, q, head, d_head]
-    per_head = np.einsum("bphd,bphd->bh", z - rowsum[..., None] * b_v, w)
+    w = _mm(g, kernel, True).reshape(z.shape)  # the adjoint at each head's z, [b, q, head, d_head]
+    per_head = ((z - rowsum[..., None] * b_v) * w).sum((1, 3))  # [b, head]
     for h in range(n):
         contrib[f"{prefix}.head{h}"] = per_head[:, h]
-    bias[f"{prefix}.b"] = (np.einsum("bpm,m->b", g, _np(attn.output_dense.bias)) +
-                           np.einsum("bph,bphd,hd->b", rowsum, w, b_v))
+    bias[f"{prefix}.b"] = ((g.sum(1) * _np(attn.output_dense.bias)).sum(-1) +
+                           (rowsum * (w * b_v).sum(-1)).sum((1, 2)))
     sources[prefix] = (pattern, _np(c[f"{prefix}.hook_v"]), b_v, w)
 
 
@@ -176,7 +184,7 @@ def decompose(model: Any, inputs: Any, target: Any, *, compile: bool | str = Fal
 
     for l in reversed(range(cfg.num_hidden_layers)):
         blk, p = model.roberta.blocks[l], f"blocks.{l}"
-        cross = f"{p}.hook_cross_attn_out" in c
+        cross = f"{p}.hook_cross_attn_out" in c.keys()
         mid = _np(c[f"{p}.hook_resid_mid_cross" if cross else f"{p}.hook_resid_mid"])
         mlp_out = _np(c[f"{p}.hook_mlp_out"])
         g, bias[f"{p}.ln_mlp.beta"] = _ln_adjoint(g, mlp_out + mid, blk.mlp_ln)
@@ -213,22 +221,21 @@ def _forward_order(contrib: dict, cfg: Any) -> dict:
 def _lm_head_adjoint(head: Any, out: Any, c: Any, target: Any, batch: int, seq: int,
                      bias: dict) -> tuple[np.ndarray, np.ndarray]:
     """Value [b] and the adjoint at the LM head's input [b, p, d] (frozen LN, ZO-GELU)."""
-    decoder = _np(head.decoder)  # [vocab, d_model]
     pair = pair_arrays(target, batch, seq)
     if pair is not None:
         pos, tok = pair
-        total = _np(out["logits"])[np.arange(batch), pos, tok]
-        g_u = np.zeros((batch, seq, decoder.shape[1]), _F)
-        g_u[np.arange(batch), pos] = decoder[tok]
-        bias["lm_head.b"] = _np(head.bias)[tok]
+        total = _np(tf.gather_nd(out["logits"], np.stack([np.arange(batch), pos, tok], 1)))
+        g_u = np.zeros((batch, seq, head.decoder.shape[1]), _F)
+        g_u[np.arange(batch), pos] = _np(tf.gather(head.decoder, tok))  # the words' rows
+        bias["lm_head.b"] = _np(tf.gather(head.bias, tok))
     else:
         total, grad, bias["readout"] = _readout_gradient(out, "logits", target, batch)
-        g_u = grad @ decoder  # [b, p, d_model]
+        g_u = _mm(grad, _np(head.decoder))  # [b, p, d_model]
         bias["lm_head.b"] = np.einsum("bpv,v->b", grad, _np(head.bias))
     h = _np(c["lm_head.hook_in"])
     used = np.abs(g_u).sum((0, 2)) > 0  # positions the value reads
     w_d, b_d = _np(head.dense.kernel), _np(head.dense.bias)
-    z = h[:, used] @ w_d + b_d  # the head's dense output, [b, used, d]
+    z = _mm(h[:, used], w_d) + b_d  # the head's dense output, [b, used, d]
     from ..model.layers import ACTIVATIONS  # noqa: PLC0415
 
     act = _np(ACTIVATIONS["gelu"](tf.constant(z)))  # the head's GELU (always exact, as HF)
@@ -238,7 +245,7 @@ def _lm_head_adjoint(head: Any, out: Any, c: Any, target: Any, batch: int, seq: 
     g_z = s * g_a
     bias["lm_head.dense.b"] = np.einsum("bpd,d->b", g_z, b_d)
     g = np.zeros_like(h)
-    g[:, used] = g_z @ w_d.T
+    g[:, used] = _mm(g_z, w_d, True)
     return total, g
 
 
