@@ -3,7 +3,8 @@
 * integrated gradients, 64 steps, one 128-token sentence / 64 forward+backward passes run as
   one batch by hand (<= 1.5x);
 * ``decompose`` of one logit / one forward pass, 128 tokens (<= 3x);
-* exact patching of every single head (``patch_heads``) / ``attribution_patch`` (>= 20x).
+* exact patching of every single head (``patch_heads``, compiled) / ``attribution_patch``
+  (compiled, and eager) (>= 20x).
 
     python bench/bench_attribution.py --shape mini          # bundled-model size (default)
     python bench/bench_attribution.py --shape base --only decompose,patching
@@ -96,12 +97,17 @@ def main() -> None:
         corr = clean.copy()
         corr[0, 1:pseq // 2] = inputs(shape, batch=1, seq=pseq, seed=2)[0][0, 1:pseq // 2]
         metric = logit_diff(7, 9, pseq - 2)
-        exact = measure(lambda: patch_heads(model, clean, corr, metric, progress=False), 1, 1)
-        approx = measure(lambda: attribution_patch(model, clean, metric, corrupted=corr), reps)
-        record("exact_patching_all_heads", exact, seq=pseq,
-               heads=model.config.num_hidden_layers * model.config.num_attention_heads)
-        record("attribution_patching_all_heads", approx, seq=pseq,
+        exact = measure(lambda: patch_heads(model, clean, corr, metric, progress=False,
+                                            compile=True), 1, 1)
+        approx = measure(lambda: attribution_patch(model, clean, metric, corrupted=corr,
+                                                   compile=True), reps)
+        eager = measure(lambda: attribution_patch(model, clean, metric, corrupted=corr), reps)
+        heads = model.config.num_hidden_layers * model.config.num_attention_heads
+        record("exact_patching_all_heads_compiled", exact, seq=pseq, heads=heads)
+        record("attribution_patching_all_heads_compiled", approx, seq=pseq,
                speedup=exact["median_s"] / approx["median_s"], target=">= 20")
+        record("attribution_patching_all_heads_eager", eager, seq=pseq,
+               speedup=exact["median_s"] / eager["median_s"], target=">= 20")
 
     out = HERE / "results" / f"attribution-{shape}"
     out.parent.mkdir(exist_ok=True)
