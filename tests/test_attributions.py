@@ -136,3 +136,20 @@ def test_baselines(tiny):
         baseline_embeddings(tiny, IDS, "unk")
     with pytest.raises(TypeError, match="target"):
         saliency(tiny, IDS, 3)
+
+
+def test_cross_attention_decoder_ig_and_compiled_xla_decompose():
+    from roberta_lab import decompose
+
+    tf.keras.utils.set_random_seed(2)
+    model = TFRobertaForCausalLM(tiny_config(is_decoder=True, add_cross_attention=True,
+                                             hidden_dropout_prob=0.0,
+                                             attention_probs_dropout_prob=0.0))
+    enc = np.random.default_rng(0).normal(size=(2, 3, 32)).astype(np.float32)
+    inputs = {"input_ids": IDS, "attention_mask": MASK, "encoder_hidden_states": enc}
+    ig = integrated_gradients(model, inputs, TARGET, n_steps=64)
+    assert np.all(ig.relative_error < 0.01)
+    eager = decompose(model, inputs, TARGET)
+    xla = decompose(model, inputs, TARGET, compile="xla")
+    assert np.allclose(eager.total, xla.total, atol=1e-5)
+    assert np.abs(xla.error).max() < 1e-4
