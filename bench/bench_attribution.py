@@ -115,7 +115,12 @@ def main() -> None:
         else {}
     old.update(rows)
     out.with_suffix(".json").write_text(json.dumps(old, indent=1) + "\n")
+    import datetime  # noqa: PLC0415
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [f"# Attribution benchmarks, {shape} shape (random weights)", "",
+             f"Last run {datetime.date.today()} on {os.cpu_count()} CPUs, load average {load} "
+             "at the end (a busy machine makes every ratio noisy).", "",
              "| measure | median s | ratio | target |", "|---|---|---|---|"]
     for name, r in old.items():
         ratio = r.get("ratio", r.get("speedup"))
