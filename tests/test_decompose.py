@@ -157,3 +157,25 @@ def test_base_shape_sums(cls):
     d = decompose(model, [ids, mask], (np.array([5, 9]), np.array([17, 400])))
     assert np.abs(d.error).max() < 1e-4, d.error
     assert len(d.contributions) == 1 + 12 * 12 + 12 + 1
+
+
+def test_bundled_seq2seq_decoder_through_cross_attention():
+    from pathlib import Path
+
+    from roberta_lab import AutoTokenizer
+
+    root = Path(__file__).resolve().parents[1] / "data" / "mini-seq2seq"
+    tok = AutoTokenizer.from_pretrained(str(root))
+    encoder = TFRobertaModel.from_pretrained(str(root / "encoder"), add_pooling_layer=False)
+    decoder = TFRobertaForCausalLM.from_pretrained(str(root / "decoder"))
+    src = tok(["a b c d"], return_tensors="np")
+    states = encoder(src["input_ids"], attention_mask=src["attention_mask"]).last_hidden_state
+    dec_ids = np.array([[0] + tok("d c", add_special_tokens=False)["input_ids"]], np.int32)
+    inputs = {"input_ids": dec_ids, "encoder_hidden_states": states.numpy(),
+              "encoder_attention_mask": src["attention_mask"]}
+    logits = decoder(inputs).logits.numpy()[0, -1]
+    d = decompose(decoder, inputs, (-1, int(logits.argmax())))
+    assert np.isclose(d.total[0], logits.max(), atol=1e-5)
+    assert abs(d.error[0]) < 1e-4
+    cross = sum(abs(v[0]) for k, v in d.contributions.items() if ".cross_attn." in k)
+    assert cross > 0.1  # the reversal task must read the source
