@@ -38,6 +38,19 @@ _EXPORTS = {
     "cache_step_view": "views.viz", "save_html": "views.viz",
     "generate": "engine.generation", "trace_generation": "engine.step_trace",
     "GenerationTrace": "engine.step_trace",
+    "decompose": "engine.decompose", "Decomposition": "engine.decompose",
+    "direct_logit_attribution": "engine.decompose",
+    "integrated_gradients": "engine.attributions", "saliency": "engine.attributions",
+    "grad_x_input": "engine.attributions", "smooth_grad": "engine.attributions",
+    "Attribution": "engine.attributions",
+    "attention_rollout": "engine.context_mixing", "attention_flow": "engine.context_mixing",
+    "value_zeroing": "engine.context_mixing", "alti": "engine.context_mixing",
+    "TokenMixing": "engine.context_mixing",
+    "path_patch": "engine.path_patching", "attribution_patch": "engine.path_patching",
+    "attribution_explorer": "views.widgets",
+    "token_attribution_view": "views.attribution_views",
+    "decomposition_figure": "views.attribution_views",
+    "PathPatchResult": "engine.path_patching", "AttributionPatchResult": "engine.path_patching",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,6 +18,7 @@ written atomically).
 
 from ._common import WidgetInputError
 from .ablation import HeadAblationController, HeadAblationWidget, head_ablation
+from .attribution import AttributionController, AttributionWidget, attribution_explorer
 from .attention import AttentionController, AttentionExplorerWidget, attention_explorer
 from .cache_steps import CacheStepsController, CacheStepsWidget, cache_steps
 from .cross_attention import (CrossAttentionController, CrossAttentionWidget, cross_attention,
@@ -31,5 +32,6 @@ __all__ = [
     "HeadAblationController", "HeadAblationWidget", "head_ablation",
     "AttentionController", "AttentionExplorerWidget", "attention_explorer",
     "CacheStepsController", "CacheStepsWidget", "cache_steps",
+    "AttributionController", "AttributionWidget", "attribution_explorer",
     "CrossAttentionController", "CrossAttentionWidget", "cross_attention", "load_seq2seq",
 ]
