@@ -37,7 +37,7 @@ def as_feed(model: Any, inputs: Any) -> dict[str, np.ndarray]:
     signature = getattr(model, "signature", BASE_SIGNATURE)
     if isinstance(inputs, Mapping):
         inputs = dict(inputs)
-    named = unpack_inputs(signature, inputs, {})
+    named = unpack_inputs(signature, (inputs,), {})
     feed = {}
     for name, value in named.items():
         if value is None or name in _FLAGS:
