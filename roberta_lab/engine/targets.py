@@ -113,15 +113,15 @@ def values(readout: Readout, out: Any, rows: int, name: str = "target") -> tf.Te
 
 def compiled(model: Any, key: tuple, build: Callable[[], Callable], compile: bool | str):
     """The function ``build()`` returns, wrapped in tf.function (XLA with ``"xla"``) once per
-    model and key; ``compile=False`` returns it as is."""
+    model and key in the model's registry (``model.compiled_functions``); ``compile=False``
+    returns it as is."""
     if compile is False or compile is None:
         return build()
     if compile not in (True, "xla"):
         raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
-    fns = model.__dict__.setdefault("_attribution_fns", {})
-    full = key + (compile,)
-    if full not in fns:
-        if len(fns) >= 16:
-            fns.pop(next(iter(fns)))
-        fns[full] = tf.function(build(), jit_compile=compile == "xla", reduce_retracing=True)
-    return fns[full]
+    # In the model's registry, so dtype changes and weight loads drop these traces too; keys
+    # may hold readout closures, hence the limit.
+    return model.compiled_functions.get(
+        "attribution", key + (compile,),
+        lambda: tf.function(build(), jit_compile=compile == "xla", reduce_retracing=True),
+        limit=16)
