@@ -36,7 +36,7 @@ _EXPORTS = {
     "head_role_scores": "engine.head_roles", "top_heads": "engine.head_roles", "HeadRoleScores": "engine.head_roles",
     "head_view": "views.viz", "model_view": "views.viz", "encoder_decoder_view": "views.viz",
     "cache_step_view": "views.viz", "save_html": "views.viz",
-    "generate": "engine.generation", "trace_generation": "engine.step_trace",
+    "generate": "engine.generation", "prompt_ids": "engine.generation", "trace_generation": "engine.step_trace",
     "GenerationTrace": "engine.step_trace",
 }
 
