@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._common import (ShellMixin, WidgetInputError, clamp_window, encode_text, export_figure,
-                      guarded, head_options, heatmap_figure, new_figure, resolve,
+                      guarded, head_options, heatmap_figure, new_figure, new_image, resolve,
                       token_labels)
 
 DEFAULT_PROMPT = "The keys to the cabinet"  # mini-causal: " which the friend follows are red."
@@ -203,8 +203,7 @@ class CacheStepsWidget(ShellMixin):
                                                           keys),
                                        min=0, max=keys, description="keys")
         self.tokens = W.HTML()
-        self.attention_plot, self.bytes_plot, self.times_plot = (W.Image(format="png")
-                                                                 for _ in range(3))
+        self.attention_plot, self.bytes_plot, self.times_plot = (new_image() for _ in range(3))
         self.widget = W.VBox([self.step, W.HBox([self.layer_select, self.head_select]),
                               self.window, self.message, self.tokens, self.attention_plot,
                               W.HBox([self.bytes_plot, self.times_plot])])

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
                       guarded, head_options, heatmap_figure, load_tokenizer,
-                      token_labels)
+                      new_image, token_labels)
 
 DEFAULT_SOURCE = "a b c d e"
 
@@ -151,7 +151,7 @@ class CrossAttentionWidget(HeadViewMixin):
                                       value=0, description="head")
         self.window = W.IntRangeSlider(value=(0, n), min=0, max=n, description="source")
         self.output = W.HTML()
-        self.plot = W.Image(format="png")
+        self.plot = new_image()
         self.widget = W.VBox([self.source, W.HBox([self.layer_select, self.head_select]),
                               self.window, self.message, self.output, self.plot])
         self.source.observe(self._on_source, names="value")
