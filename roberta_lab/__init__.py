@@ -43,8 +43,15 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+_NO_TENSORFLOW = ("model.config", "model.tokenizer", "model.hub")
+
+
 def __getattr__(name: str):
     if name in _EXPORTS:
+        if _EXPORTS[name] not in _NO_TENSORFLOW:
+            from ._quiet import import_tensorflow
+
+            import_tensorflow()  # without its start-up log lines (see _quiet.py)
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value

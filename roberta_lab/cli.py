@@ -41,6 +41,9 @@ def _notebooks_dir() -> Path:
 
 def _quiet_tf() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ._quiet import import_tensorflow  # noqa: PLC0415
+
+    import_tensorflow()  # without its start-up lines on stderr
     try:
         import absl.logging  # noqa: PLC0415
 

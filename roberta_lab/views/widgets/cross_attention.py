@@ -146,9 +146,11 @@ class CrossAttentionWidget(HeadViewMixin):
         L, H, n = (c.n_layers, c.n_heads, len(c.source_ids)) if c else (1, 1, 1)
         self.source = W.Text(value=source, description="source", continuous_update=False,
                              layout=W.Layout(width="90%"))
-        self.layer_select = W.Dropdown(options=list(range(L)), description="layer")
+        # Opens on the view that shows the alignment: the last layer, the mean of its heads
+        # (mini-seq2seq: layer 1, three of four heads on the copied letter; layer 0 does not align).
+        self.layer_select = W.Dropdown(options=list(range(L)), value=L - 1, description="layer")
         self.head_select = W.Dropdown(options=[("mean of heads", "mean")] + head_options(H),
-                                      value=0, description="head")
+                                      value="mean", description="head")
         self.window = W.IntRangeSlider(value=(0, n), min=0, max=n, description="source")
         self.output = W.HTML()
         self.plot = new_image()
