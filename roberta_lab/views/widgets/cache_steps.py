@@ -29,7 +29,8 @@ class CacheStepsController:
     """Prompt -> ``trace_generation`` -> per-step views."""
 
     def __init__(self, model: Any, tokenizer: Any, prompt: str = DEFAULT_PROMPT, *,
-                 max_new_tokens: int = 8, top_k: int = 5, stop_at_eos: bool = True):
+                 max_new_tokens: int = 8, top_k: int = 5, stop_at_eos: bool = True,
+                 repeats: int = 5):
         from roberta_lab.engine.generation import prompt_ids  # noqa: PLC0415
         from roberta_lab.engine.step_trace import trace_generation  # noqa: PLC0415
 
@@ -49,7 +50,8 @@ class CacheStepsController:
         self.n_layers, self.n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
         self.prompt_ids = ids[0].tolist()
         self.trace = trace_generation(model, ids, max_new_tokens=int(max_new_tokens),
-                                      top_k=top_k, tokenizer=tokenizer, stop_at_eos=stop_at_eos)
+                                      top_k=top_k, tokenizer=tokenizer, stop_at_eos=stop_at_eos,
+                                      repeats=repeats)
         self.all_ids = self.prompt_ids + self.trace.tokens
         self.all_tokens = token_labels(tokenizer, self.all_ids)
 
@@ -180,7 +182,8 @@ class CacheStepsWidget(ShellMixin):
     """A step slider over ``trace_generation`` with layer/head choices and a key window."""
 
     def __init__(self, model: Any, tokenizer: Any = None, *, prompt: str = DEFAULT_PROMPT,
-                 max_new_tokens: int = 8, top_k: int = 5, stop_at_eos: bool = True):
+                 max_new_tokens: int = 8, top_k: int = 5, stop_at_eos: bool = True,
+                 repeats: int = 5):
         import ipywidgets as W  # noqa: PLC0415
 
         self.message = W.HTML()
@@ -189,7 +192,7 @@ class CacheStepsWidget(ShellMixin):
             model, tokenizer = resolve(model, tokenizer, "causal")
             self.controller = CacheStepsController(model, tokenizer, prompt,
                                                    max_new_tokens=max_new_tokens, top_k=top_k,
-                                                   stop_at_eos=stop_at_eos)
+                                                   stop_at_eos=stop_at_eos, repeats=repeats)
         except Exception as exc:  # noqa: BLE001
             self.show_message(str(exc))
         c = self.controller
