@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from roberta_lab.course import check
-from roberta_lab.course.check import ExerciseError, lesson1, lesson2, lesson3, lesson4, lesson5
+from roberta_lab.course.check import (ExerciseError, lesson1, lesson2, lesson3, lesson4, lesson5,
+                                      lesson6)
 
 
 def _softmax(x, axis=-1):
@@ -24,7 +25,14 @@ REFERENCES = {
     (lesson4, "ex1"): lesson4.single_head_mask, (lesson4, "ex2"): lesson4.top_k_overlap,
     (lesson4, "ex3"): lesson4.rank_correlation,
     (lesson5, "ex1"): lesson5.causal_mask, (lesson5, "ex2"): lesson5.cache_bytes,
+    (lesson6, "ex1"): lesson6.logit_difference, (lesson6, "ex2"): lesson6.patch_position,
+    (lesson6, "ex3"): lesson6.patched_fraction,
 }
+
+
+def _patched_in_place(corrupted, clean, position):
+    corrupted[position] = clean[position]  # also changes the caller's array: still right
+    return corrupted
 
 # (module, exercise, a typical wrong answer, words the hint must contain)
 WRONG = [
@@ -64,6 +72,12 @@ WRONG = [
      "keys and"),
     (lesson5, "ex2", lambda L, H, D, P, bytes_per_value=4: 2 * H * D * P * bytes_per_value,
      "layers"),
+    (lesson6, "ex1", lambda x, c, w: float(x[w] - x[c]), "sign"),
+    (lesson6, "ex1", lambda x, c, w: float(_softmax(x)[c] - _softmax(x)[w]), "probabilities"),
+    (lesson6, "ex2", lambda cor, cl, p: lesson6.patch_position(cl, cor, p), "other way"),
+    (lesson6, "ex2", lambda cor, cl, p: lesson6.patch_position(cor, cl, p + 1), "off by one"),
+    (lesson6, "ex3", lambda p, c, k: 1 - lesson6.patched_fraction(p, c, k), "reversed"),
+    (lesson6, "ex3", lambda p, c, k: (np.asarray(p) - c) / (c - k), "from the clean"),
 ]
 
 
@@ -101,3 +115,4 @@ def test_common_mistakes_are_said_plainly():
     with pytest.raises(ExerciseError, match="raised ZeroDivisionError"):
         lesson1.ex1(lambda ids, m: 1 / 0)
     assert check.lesson5 is lesson5
+    lesson6.ex2(_patched_in_place)  # an in-place answer is right too (the reference runs first)
