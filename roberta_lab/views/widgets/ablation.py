@@ -34,6 +34,7 @@ class HeadAblationWidget(ShellMixin):
         self.message = W.HTML()
         self.summary = W.HTML()
         self.effect_plot, self.importance_plot, self.sweep_plot = (new_image() for _ in range(3))
+        self.sweep_plot.layout.max_width = "640px"  # a 32-head grid fits beside the controls
         self.sweep_hint = W.HTML("<i>Press <b>single-head sweep</b> to ablate each head alone "
                                  "and see the loss change per head.</i>")
         self.controller = None
@@ -52,7 +53,8 @@ class HeadAblationWidget(ShellMixin):
             for head in range(H):
                 b = W.ToggleButton(value=False, description=f"L{layer}H{head}",
                                    tooltip="pressed = ablated",
-                                   layout=W.Layout(width="auto", padding="0 6px"))
+                                   layout=W.Layout(width="auto", min_width="3.4em",
+                                                   padding="0 3px"))
                 b.observe(lambda ch, b=b: _style_toggle(b), names="value")
                 b.observe(lambda ch, l=layer, h=head: self._on_toggle(l, h, ch), names="value")
                 row.append(b)
@@ -159,10 +161,10 @@ class HeadAblationWidget(ShellMixin):
 
 
 def _style_toggle(button: Any) -> None:
-    """A pressed (ablated) head is red with a cross, an unpressed one plain: told apart at a
-    glance, not by a slightly darker grey."""
+    """A pressed (ablated) head is red and struck through, an unpressed one plain: told apart
+    at a glance (and without colour), not by a slightly darker grey."""
     button.button_style = "danger" if button.value else ""
-    button.icon = "times" if button.value else ""
+    button.style.text_decoration = "line-through" if button.value else "none"
 
 
 def head_ablation(model: Any, tokenizer: Any = None, **kw: Any) -> HeadAblationWidget:
