@@ -36,7 +36,7 @@ _EXPORTS = {
     "head_role_scores": "engine.head_roles", "top_heads": "engine.head_roles", "HeadRoleScores": "engine.head_roles",
     "head_view": "views.viz", "model_view": "views.viz", "encoder_decoder_view": "views.viz",
     "cache_step_view": "views.viz", "save_html": "views.viz",
-    "generate": "engine.generation", "trace_generation": "engine.step_trace",
+    "generate": "engine.generation", "prompt_ids": "engine.generation", "trace_generation": "engine.step_trace",
     "GenerationTrace": "engine.step_trace",
     "decompose": "engine.decompose", "Decomposition": "engine.decompose",
     "direct_logit_attribution": "engine.decompose",
@@ -56,8 +56,15 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+_NO_TENSORFLOW = ("model.config", "model.tokenizer", "model.hub")
+
+
 def __getattr__(name: str):
     if name in _EXPORTS:
+        if _EXPORTS[name] not in _NO_TENSORFLOW:
+            from ._quiet import import_tensorflow
+
+            import_tensorflow()  # without its start-up log lines (see _quiet.py)
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value

@@ -41,6 +41,9 @@ def _notebooks_dir() -> Path:
 
 def _quiet_tf() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ._quiet import import_tensorflow  # noqa: PLC0415
+
+    import_tensorflow()  # without its start-up lines on stderr
     try:
         import absl.logging  # noqa: PLC0415
 
@@ -203,13 +206,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.prompt.strip():
         raise CLIError("the prompt is empty")
     model, tok = _load(args.model, "causal")
-    from .engine.generation import generate  # noqa: PLC0415
+    from .engine.generation import generate, prompt_ids  # noqa: PLC0415
     from .engine.step_trace import trace_generation  # noqa: PLC0415
 
-    ids = tok(args.prompt, return_tensors="np")["input_ids"]
-    # RoBERTa's tokenizer ends the text with </s>; a prompt is continued, so drop it.
-    if ids.shape[1] > 1 and int(ids[0, -1]) == tok.eos_token_id:
-        ids = ids[:, :-1]
+    ids = prompt_ids(tok, args.prompt)  # no trailing </s>: a prompt is continued
     limit = model.config.max_sequence_length
     if ids.shape[1] + args.max_new_tokens > limit:
         raise CLIError(f"prompt ({ids.shape[1]} tokens) + --max-new-tokens "
@@ -227,7 +227,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             new = generate(model, ids, max_new_tokens=args.max_new_tokens)[0, ids.shape[1]:]
     except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from exc
-    print(args.prompt + tok.decode([int(t) for t in new]))
+    # Generation stops at </s>; the pads after it are not text.
+    print(args.prompt + tok.decode([int(t) for t in new], skip_special_tokens=True))
     if args.trace:
         print(f"trace: {len(trace.steps)} steps -> {args.trace}", file=sys.stderr)
     return 0

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import warnings
@@ -31,30 +30,13 @@ import warnings
 # Before TensorFlow loads (a notebook imports this module first): no C++ info/warning lines.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from ._quiet import import_tensorflow, silenced_fd2  # noqa: E402
 
-@contextlib.contextmanager
-def _quiet_stderr_fd():
-    """Send file descriptor 2 to /dev/null for a moment: TensorFlow's native libraries print
-    notices while loading (e.g. oneDNN's) whatever TF_CPP_MIN_LOG_LEVEL says, and a notebook
-    kernel would show them as cell output."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no file descriptor 2 (embedded interpreters): nothing to hide
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-# Load TensorFlow now, quietly: a notebook's first line imports this module before keras.
-with _quiet_stderr_fd():
+# Load TensorFlow now, quietly, before keras imports it loudly (its native libraries print
+# notices such as oneDNN's to descriptor 2, which a live kernel shows as red boxes).
+tf = import_tensorflow()
+with silenced_fd2():
     import keras  # noqa: E402
-    import tensorflow as tf  # noqa: E402
 
 MODELS = {"mlm": ("ROBERTA_LAB_MODEL", "roberta-lab/mini-mlm"),
           "causal": ("ROBERTA_LAB_CAUSAL_MODEL", "roberta-lab/mini-causal"),
@@ -66,7 +48,7 @@ def setup(kind: str = "mlm", seed: int = 0) -> str:
     if kind not in MODELS:
         raise ValueError(f"kind must be one of {sorted(MODELS)}, got {kind!r}")
     warnings.filterwarnings("ignore")
-    with _quiet_stderr_fd():
+    with silenced_fd2():
         import absl.logging  # noqa: PLC0415  (TensorFlow's logger; loaded with it)
 
         absl.logging.set_verbosity("error")

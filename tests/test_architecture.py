@@ -38,7 +38,7 @@ def test_forward_inputs_are_built_in_one_module():
 
 
 # Plain attributes cached on objects that are not compiled functions.
-ALLOWED_DICT_KEYS = {"_hook_dict", "extra", "_shown", "special_tokens", "method"}
+ALLOWED_DICT_KEYS = {"_hook_dict", "extra", "_shown", "special_tokens"}
 
 
 def test_no_compiled_function_stored_on_the_model_outside_the_registry():

@@ -96,7 +96,9 @@ def test_generate_and_trace(models, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("Once upon a time")
     data = json.loads(trace.read_text())
-    assert len(data["steps"]) == 4
+    # four steps, or fewer when the model wrote </s> (decoding stops there)
+    tokens = [s["token_id"] for s in data["steps"]]
+    assert len(tokens) == 4 or (1 <= len(tokens) < 4 and tokens[-1] == 2), tokens
     assert data["tokens_match"] is True
     assert {"token_id", "cache_shapes", "self_attention"} <= set(data["steps"][0])
 

@@ -233,3 +233,73 @@ def test_not_a_decoder():
         trace_generation(TFRobertaForCausalLM(tiny_config(is_decoder=True)), random_ids(2, 3),
                          max_new_tokens=2)
     assert TFRobertaForMaskedLM  # an MLM has no causal mask; generate refuses via is_decoder
+
+
+# --- causal prompts, stopping at </s>, and how the trace times its steps ------------------------
+def test_prompt_ids_drop_the_closing_eos(tok_dir):
+    from roberta_lab import AutoTokenizer
+    from roberta_lab.generation import prompt_ids
+
+    tok = AutoTokenizer.from_pretrained(str(tok_dir))
+    full = tok("The capital", return_tensors="np")["input_ids"]
+    ids = prompt_ids(tok, "The capital")
+    assert full[0, -1] == tok.eos_token_id  # what RoBERTa's tokenizer does with a text
+    np.testing.assert_array_equal(ids, full[:, :-1])
+    assert ids[0, 0] == tok.bos_token_id and tok.eos_token_id not in ids[0].tolist()
+
+
+def test_generation_stops_at_config_eos_unless_asked_not_to(model, greedy):
+    prompt, ref = greedy
+    eos = int(ref[0, 6 + 3])  # row 0's 4th new token plays </s>
+    model.config.eos_token_id = eos
+    try:
+        for kw in (dict(), dict(compiled=False), dict(use_cache=False)):
+            out = generate(model, prompt[:1], max_new_tokens=12, **kw)
+            first = int(np.flatnonzero(ref[0, 6:] == eos)[0])
+            assert out[0, 6 + first] == eos, kw
+            assert (out[0, 7 + first:] == model.config.pad_token_id).all(), kw
+            on = generate(model, prompt[:1], max_new_tokens=12, stop_at_eos=False, **kw)
+            np.testing.assert_array_equal(on, ref[:1, :18], err_msg=str(kw))
+        trace = trace_generation(model, prompt[:1], max_new_tokens=12, top_k=2)
+        assert trace.tokens[-1] == eos and len(trace.steps) == first + 1
+        trace = trace_generation(model, prompt[:1], max_new_tokens=12, top_k=2,
+                                 stop_at_eos=False)
+        assert trace.tokens == ref[0, 6:18].tolist()
+    finally:
+        model.config.eos_token_id = 2
+
+
+def test_trace_times_both_ways_compiled_and_warm(model, greedy, monkeypatch):
+    """The measurement method: cached and uncached steps go through one compiled forward each,
+    each traced exactly once, and no timed call is a tracing call (warm-up excluded)."""
+    from roberta_lab.engine import step_trace
+
+    seen = []
+    real = step_trace._median_time
+
+    def spy(fn, *args, repeats):
+        seen.append(fn.experimental_get_tracing_count())  # traced before it is ever timed
+        return real(fn, *args, repeats=repeats)
+
+    monkeypatch.setattr(step_trace, "_median_time", spy)
+    prompt, ref = greedy
+    trace = trace_generation(model, prompt[:1], max_new_tokens=5, top_k=2, stop_at_eos=False,
+                             repeats=3)
+    assert trace.timing == {"mode": "graph", "repeats": 3, "warmup_excluded": True,
+                            "traces": (1, 1)}
+    assert seen == [1] * (5 + 4)  # 5 uncached steps, 4 cached ones (step 0 is the prefill)
+    assert trace.times_cached[0] == trace.times_uncached[0]
+
+
+def test_cached_steps_are_faster_on_a_long_text():
+    """A generous, median-based check: at 100+ positions a full recompute does ~100x the
+    work of one cached step; medians of 5 warm runs over steps 8-11 cannot swap places."""
+    from roberta_lab.engine.step_trace import time_steps
+
+    keras.utils.set_random_seed(1)
+    cfg = tiny_config(is_decoder=True, hidden_size=128, num_attention_heads=4,
+                      intermediate_size=512, max_position_embeddings=160)
+    model = TFRobertaForCausalLM(cfg)
+    ids = random_ids(1, 100, seed=3, vocab=cfg.vocab_size)
+    t = time_steps(model, ids, list(range(5, 17)), repeats=5)
+    assert np.median(t["cached"][8:]) < np.median(t["uncached"][8:]), t

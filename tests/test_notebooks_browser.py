@@ -60,13 +60,16 @@ def _copy_notebooks(dest: Path) -> None:
     import nbformat
 
     dest.mkdir(parents=True)
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+    (dest / "course").mkdir()
+    for path in (sorted(NOTEBOOKS.glob("*.ipynb"))
+                 + sorted((NOTEBOOKS / "course" / "solutions").glob("*.ipynb"))):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         nb.metadata.pop("widgets", None)
-        nbformat.write(nb, dest / path.name)
+        nbformat.write(nb, dest / ("course" if path.parent.name == "solutions" else "")
+                       / path.name)
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +224,11 @@ def test_head_ablation_toggle_changes_prediction(page, lab):
     assert "ablated: none" in summary.inner_text()
     widget = page.locator(".jp-OutputArea-output").filter(
         has=page.locator(".widget-toggle-button")).first
+    # No broken-image icon before a first sweep: every image shown has loaded pixels.
+    broken = widget.evaluate("el => [...el.querySelectorAll('img')].filter(i => "
+                             "i.offsetParent !== null && !(i.naturalWidth > 0)).length")
+    assert broken == 0
+    assert widget.locator(".widget-html").filter(has_text="single-head sweep").count() == 1
     shot(page, "05_head_ablation-before", widget)
 
     def prediction(text: str) -> str:  # "<mask> #1: city 0.033 → city 0.030": after the arrow
@@ -240,8 +248,15 @@ def test_head_ablation_toggle_changes_prediction(page, lab):
             changed = True
             break
     assert changed, "ablating heads never changed the shown prediction"
-    assert "mod-active" in (toggles.nth(len(pressed) - 1).get_attribute("class") or "")
+    classes = toggles.nth(len(pressed) - 1).get_attribute("class") or ""
+    assert "mod-active" in classes and "mod-danger" in classes  # pressed: red, told apart
+    assert "mod-danger" not in (toggles.nth(len(pressed)).get_attribute("class") or "")
     shot(page, "05_head_ablation-after", widget)
+    widget.locator(".widget-button").filter(has_text="single-head sweep").click()
+    page.wait_for_function(
+        "el => [...el.querySelectorAll('img')].filter(i => i.offsetParent !== null "
+        "&& i.naturalWidth > 0).length >= 3", arg=widget.element_handle())
+    shot(page, "05_head_ablation-sweep", widget)
     print(f"05 ran in {took:.1f} s; pressed {pressed}: {clean!r} -> "
           f"{prediction(summary.inner_text())!r}")
 
@@ -262,3 +277,46 @@ def test_bertviz_views_draw(page, lab):
     page.locator(".jp-OutputArea-output .widget-dropdown").first.wait_for()
     shot(page, "02_attention_bertviz")
     print(f"02 ran in {took:.1f} s; svg line counts {lines}")
+
+
+def test_cache_steps_widget_times_and_steps(page, lab):
+    took = run_notebook(page, lab, "06_kv_cache_steps.ipynb")
+    widget = page.locator(".jp-OutputArea-output").filter(
+        has=page.locator(".widget-slider")).first
+    widget.wait_for()
+    html = widget.locator(".widget-html").filter(has_text="step 0").first
+    html.wait_for()
+    shot(page, "06_cache_steps-step0", widget)
+    handle = html.element_handle()  # the locator matches "step 0" only: keep the element
+    before = handle.inner_text()
+    track = widget.locator(".widget-slider .noUi-target, .widget-slider .slider").first
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)  # the last step
+    page.wait_for_function("([el, old]) => el.innerText !== old", arg=[handle, before])
+    assert re.search(r"step [1-9]", handle.inner_text()), handle.inner_text()
+    shot(page, "06_cache_steps-last", widget)
+    print(f"06 ran in {took:.1f} s")
+
+
+def test_cross_attention_opens_on_the_alignment(page, lab):
+    took = run_notebook(page, lab, "07_cross_attention.ipynb")
+    widget = page.locator(".jp-OutputArea-output").filter(
+        has=page.locator(".widget-dropdown")).first
+    widget.wait_for()
+    values = widget.evaluate("el => [...el.querySelectorAll('select')].map("
+                             "s => s.options[s.selectedIndex].text.replace(/\\s+/g, ' '))")
+    assert values[:2] == ["1", "mean of heads"], values
+    shot(page, "07_cross_attention-opening-view", widget)
+    print(f"07 ran in {took:.1f} s")
+
+
+def test_course_lesson_runs_without_tensorflow_log_boxes(page, lab):
+    took = run_notebook(page, lab, "course/01_tokens_and_the_masked_lm.ipynb")
+    passed = page.locator(".jp-OutputArea-output").filter(has_text="lesson1.ex3 passed")
+    passed.first.wait_for()
+    stderr = page.locator(".jp-OutputArea-output[data-mime-type="
+                          "'application/vnd.jupyter.stderr']")
+    assert stderr.filter(has_text="oneDNN").count() == 0
+    assert stderr.filter(has_text="absl").count() == 0
+    shot(page, "course-01")
+    print(f"course lesson 1 ran in {took:.1f} s")

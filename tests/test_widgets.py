@@ -167,12 +167,31 @@ def test_ablation_layer_reset_and_importance_buttons(ablation):
     assert w.controller.importance is imp  # computed once
 
 
+def test_ablation_pressed_toggles_stand_out_and_no_empty_image(mlm, tok):
+    w = rw.head_ablation(mlm, tok, text="The capital of France is <mask>.")
+    # before a first sweep: no empty Image (a broken-image icon in a browser), a hint instead
+    assert w.sweep_plot.value == b"" and w.sweep_plot.layout.display == "none"
+    assert "single-head sweep" in w.sweep_hint.value
+    assert w.effect_plot.layout.display != "none" and w.effect_plot.value[:8] == PNG
+    b = w.buttons[0][1]
+    assert b.button_style == "" and b.style.text_decoration in (None, "", "none")
+    b.value = True
+    assert (b.button_style, b.style.text_decoration) == ("danger", "line-through")
+    w.reset_button.click()
+    assert (b.button_style, b.style.text_decoration) == ("", "none")
+
+
 def test_ablation_sweep_heatmap(ablation, tmp_path):
     w = ablation
     w.sweep_button.click()
     assert w.message_text == ""
     assert w.controller.sweep_result.grid.shape == (2, 4)
-    assert w.sweep_plot.value[:8] == PNG
+    assert w.sweep_plot.value[:8] == PNG and w.sweep_plot.layout.display != "none"
+    assert w.sweep_hint.value == ""
+    # signed effects: a diverging colour map centred on zero
+    im = w.controller.sweep_figure().axes[0].images[0]
+    lo, hi = im.get_clim()
+    assert im.get_cmap().name == "RdBu_r" and lo == -hi and hi > 0
     _check_exports(w, tmp_path, view="sweep")
     for view in ("effect", "importance"):
         assert (Path(w.export(str(tmp_path / f"{view}.png"), view=view)).read_bytes()[:8]
@@ -243,7 +262,8 @@ def test_attention_bad_input(mlm, tok):
 
 # --- cache steps ---------------------------------------------------------------------------------
 def test_cache_steps_slider(causal, tok, tmp_path):
-    w = rw.cache_steps(causal, tok, prompt="Once upon a time", max_new_tokens=4)
+    w = rw.cache_steps(causal, tok, prompt="Once upon a time", max_new_tokens=4,
+                       stop_at_eos=False)
     c = w.controller
     assert c.n_steps == 4 and w.message_text == ""
     steps, sizes = c.bytes_series()
@@ -263,6 +283,18 @@ def test_cache_steps_slider(causal, tok, tmp_path):
     for view in ("bytes", "times"):
         assert (Path(w.export(str(tmp_path / f"{view}.svg"), view=view)).read_text()
                 .count("<svg") == 1)
+
+
+def test_cache_steps_prompt_has_no_closing_eos_and_steps_are_integers(causal, tok):
+    w = rw.cache_steps(causal, tok, prompt="Once upon a time", max_new_tokens=3,
+                       stop_at_eos=False)
+    c = w.controller
+    assert c.prompt_ids[-1] != tok.eos_token_id and c.prompt_ids[0] == tok.bos_token_id
+    assert c.trace.timing["traces"] == (1, 1) and c.trace.timing["warmup_excluded"]
+    for fig in (c.times_figure(1), c.bytes_figure(1)):
+        ticks = fig.axes[0].get_xticks()
+        assert np.allclose(ticks, np.round(ticks)), ticks
+    assert "median" in c.times_figure().axes[0].get_title()
 
 
 def test_cache_steps_bad_input(causal, mlm, tok):

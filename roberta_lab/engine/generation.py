@@ -200,6 +200,16 @@ def _eager_loop(model, ids, mask, enc_kw, new, use_cache, choose, eos, pad) -> n
 
 
 # --- the public API -------------------------------------------------------------------------
+def prompt_ids(tokenizer, text: str) -> np.ndarray:
+    """Text -> int32 [1, prompt] for a causal model: ``<s>`` and the text, without the
+    ``</s>`` RoBERTa's tokenizer closes a text with (a prompt is continued, not finished; HF's
+    causal LMs add no end token either)."""
+    ids = np.asarray(tokenizer(text, return_tensors="np")["input_ids"], np.int32)
+    if ids.shape[1] > 1 and int(ids[0, -1]) == tokenizer.eos_token_id:
+        ids = ids[:, :-1]
+    return ids
+
+
 def check_arguments(model, input_ids, attention_mask, max_new_tokens, temperature, top_k, top_p,
                     pad_token_id, compile, enc, enc_mask):
     """Validate eagerly (names the argument) and return numpy ids, mask and the encoder kwargs."""
@@ -252,14 +262,16 @@ _OLD_COMPILED = {True: "xla", "xla": "xla", "graph": True, False: False}
 def generate(model, input_ids, attention_mask=None, *, max_new_tokens: int, do_sample=False,
              temperature=1.0, top_k=None, top_p=None, seed=None, eos_token_id=None,
              pad_token_id=None, encoder_hidden_states=None, encoder_attention_mask=None,
-             use_cache=True, compile="xla", compiled=None) -> np.ndarray:
+             use_cache=True, compile="xla", compiled=None, stop_at_eos=True) -> np.ndarray:
     """Generate ``max_new_tokens`` per row; returns int32 [batch, prompt + max_new_tokens].
 
     Greedy unless ``do_sample``. ``compile``: "xla" (the default, the fastest), True (a plain
     tf.function), False (eager loop with the public model call); ``use_cache=False`` is always
     the eager full recompute. (``compiled=`` is the old keyword: True meant "xla", "graph"
     meant True; it still works, with a DeprecationWarning.)
-    ``pad_token_id`` defaults to config.pad_token_id (else eos); it fills rows after their eos.
+    ``eos_token_id`` defaults to config.eos_token_id (as HF's generation config): a row stops
+    after it unless ``stop_at_eos=False``. ``pad_token_id`` defaults to config.pad_token_id
+    (else eos); it fills rows after their eos. Encode text prompts with ``prompt_ids``.
     """
     if compiled is not None:
         warnings.warn("generate(compiled=...) is deprecated; use compile=False | True | 'xla' "
@@ -270,6 +282,10 @@ def generate(model, input_ids, attention_mask=None, *, max_new_tokens: int, do_s
         compile = _OLD_COMPILED[compiled]
     if getattr(model, "lm_head", None) is None or getattr(model, "config", None) is None:
         raise TypeError(f"model must be a TFRobertaForCausalLM, got {type(model).__name__}")
+    if eos_token_id is None and stop_at_eos:
+        eos_token_id = model.config.eos_token_id
+    if not stop_at_eos:
+        eos_token_id = None
     if pad_token_id is None:
         pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None \
             else eos_token_id

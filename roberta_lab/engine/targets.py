@@ -113,14 +113,13 @@ def values(readout: Readout, out: Any, rows: int, name: str = "target") -> tf.Te
 
 def compiled(model: Any, key: tuple, build: Callable[[], Callable], compile: bool | str):
     """The function ``build()`` returns, wrapped in tf.function (XLA with ``"xla"``) once per
-    model and key in the model's registry (``model.compiled_functions``); ``compile=False``
-    returns it as is."""
+    model and key; ``compile=False`` returns it as is."""
     if compile is False or compile is None:
         return build()
     if compile not in (True, "xla"):
         raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
-    # In the model's registry, so dtype changes and weight loads drop these traces too; keys
-    # may hold readout closures, hence the limit.
+    # In the model's registry (emptied on weight loads and dtype changes); keys may hold
+    # fresh closures' options, so the owner keeps the 16 most recent.
     return model.compiled_functions.get(
         "attribution", key + (compile,),
         lambda: tf.function(build(), jit_compile=compile == "xla", reduce_retracing=True),

@@ -27,7 +27,7 @@ def data_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("roberta_lab's bundled data folder is missing (neither "
-                            f"{here / 'data'} nor {here.parent / 'data'} exists)")
+                            f"{package / 'data'} nor {package.parent / 'data'} exists)")
 
 
 def bundled_models() -> list[str]:
@@ -39,6 +39,34 @@ def bundled_models() -> list[str]:
         return []
     return sorted(BUNDLED_PREFIX + p.name for p in root.iterdir()
                   if (p / "config.json").is_file() or (p / "seq2seq.json").is_file())
+
+
+PROBE_TIMEOUT_S = 3.0
+_PROBES: dict[str, tuple[float, bool]] = {}  # endpoint -> (when, reachable), kept 60 s
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the hub's endpoint (``HF_ENDPOINT``) opens within
+    ``timeout`` seconds; the answer is kept for 60 s."""
+    import socket  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    from urllib.parse import urlparse  # noqa: PLC0415
+
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    endpoint = constants.ENDPOINT
+    seen = _PROBES.get(endpoint)
+    if seen is not None and time.monotonic() - seen[0] < 60:
+        return seen[1]
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            ok = True
+    except OSError:
+        ok = False
+    _PROBES[endpoint] = (time.monotonic(), ok)
+    return ok
 
 
 def local_folder(name_or_path: str | os.PathLike) -> Path | None:
@@ -75,8 +103,30 @@ def resolve_file(name_or_path: str | os.PathLike, filename: str, *, required: bo
             raise FileNotFoundError(f"{filename} not found in {folder}")
         return None
     import huggingface_hub  # noqa: PLC0415  (only needed for hub ids)
+    from huggingface_hub import constants  # noqa: PLC0415
     from huggingface_hub.utils import EntryNotFoundError  # noqa: PLC0415
 
+    if not hub.get("local_files_only") and not constants.HF_HUB_OFFLINE \
+            and not hub_reachable():
+        # Unreachable: huggingface_hub would retry for about 96 s before failing. Use the local
+        # cache if it has the file, else say so at once.
+        try:
+            return huggingface_hub.hf_hub_download(os.fspath(name_or_path), filename,
+                                                   **{**hub, "local_files_only": True})
+        except huggingface_hub.utils.LocalEntryNotFoundError:  # (a subclass of the next)
+            if not required:
+                return None
+            raise OSError(
+                f"{os.fspath(name_or_path)!r} is not in the local cache and the hub "
+                f"({constants.ENDPOINT}) cannot be reached from this machine "
+                f"(checked in {PROBE_TIMEOUT_S:.0f} s). Use a bundled model "
+                f"({', '.join(bundled_models()) or 'roberta-lab/...'}), a local folder, or "
+                "download it once where the hub is reachable (it is then cached).") from None
+        except EntryNotFoundError:
+            if required:
+                raise FileNotFoundError(f"{filename} not found in hub repo {name_or_path}") \
+                    from None
+            return None
     try:
         return huggingface_hub.hf_hub_download(os.fspath(name_or_path), filename, **hub)
     except EntryNotFoundError:

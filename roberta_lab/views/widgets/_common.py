@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["WidgetInputError", "load_model", "load_tokenizer", "encode_text", "guarded",
            "figure_bytes", "write_atomic", "export_figure", "html_page", "heatmap_figure",
-           "clamp_window", "token_labels"]
+           "clamp_window", "token_labels", "new_image", "put_image"]
 
 
 class WidgetInputError(ValueError):
@@ -198,9 +198,15 @@ def heatmap_figure(data: np.ndarray, *, x_labels: Sequence[str] | None = None,
                    y_labels: Sequence[str] | None = None, title: str = "",
                    xlabel: str = "", ylabel: str = "", cmap: str = "viridis",
                    vmin: float | None = None, vmax: float | None = None,
-                   annotate: bool = False, size: tuple[float, float] | None = None) -> Any:
-    """A labelled heatmap of a 2-D array (rows on y, columns on x)."""
+                   annotate: bool = False, size: tuple[float, float] | None = None,
+                   signed: bool = False) -> Any:
+    """A labelled heatmap of a 2-D array (rows on y, columns on x). ``signed``: a diverging
+    colour map centred on zero (blue below, red above, white at 0) for signed effects."""
     data = np.asarray(data, np.float64)
+    if signed:
+        top = float(np.nanmax(np.abs(data))) if data.size else 0.0
+        top = top if top > 0 else 1.0
+        cmap, vmin, vmax = "RdBu_r", -top, top
     rows, cols = data.shape
     if size is None:
         size = (min(2.5 + 0.28 * cols, 14.0), min(2.0 + 0.25 * rows, 12.0))
@@ -216,12 +222,27 @@ def heatmap_figure(data: np.ndarray, *, x_labels: Sequence[str] | None = None,
     if annotate and rows * cols <= 400:
         for r in range(rows):
             for c in range(cols):
+                # dark text on the light middle of the colour map, white on its dark ends
+                light = 0.25 < im.norm(data[r, c]) < 0.75 if signed else False
                 ax.text(c, r, f"{data[r, c]:.2f}", ha="center", va="center", fontsize=6,
-                        color="white")
+                        color="black" if light else "white")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return fig
+
+
+def new_image() -> Any:
+    """An ``ipywidgets.Image`` hidden until ``put_image`` gives it a picture (an empty Image
+    shows the browser's broken-image icon)."""
+    import ipywidgets as W  # noqa: PLC0415
+
+    return W.Image(format="png", layout=W.Layout(display="none"))
+
+
+def put_image(image: Any, data: bytes) -> None:
+    image.value = data
+    image.layout.display = None if data else "none"
 
 
 def clamp_window(window: tuple[int, int] | None, length: int) -> tuple[int, int]:
@@ -254,7 +275,7 @@ class ShellMixin:
         shown = self.__dict__.setdefault("_shown", {})
         if shown.get(id(image)) == key and image.value:
             return
-        image.value = figure_bytes(make_figure())
+        put_image(image, figure_bytes(make_figure()))
         shown[id(image)] = key
 
     def show_message(self, text: str, kind: str = "error") -> None:

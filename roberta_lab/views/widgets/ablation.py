@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ._common import ShellMixin, WidgetInputError, export_figure, figure_bytes, guarded, resolve
+from ._common import (ShellMixin, WidgetInputError, export_figure, figure_bytes, guarded,
+                      new_image, put_image, resolve)
 from .ablation_controller import DEFAULT_TEXT, HeadAblationController
 
 __all__ = ["HeadAblationController", "HeadAblationWidget", "head_ablation"]
@@ -32,8 +33,10 @@ class HeadAblationWidget(ShellMixin):
 
         self.message = W.HTML()
         self.summary = W.HTML()
-        self.effect_plot, self.importance_plot, self.sweep_plot = (W.Image(format="png")
-                                                                   for _ in range(3))
+        self.effect_plot, self.importance_plot, self.sweep_plot = (new_image() for _ in range(3))
+        self.sweep_plot.layout.max_width = "640px"  # a 32-head grid fits beside the controls
+        self.sweep_hint = W.HTML("<i>Press <b>single-head sweep</b> to ablate each head alone "
+                                 "and see the loss change per head.</i>")
         self.controller = None
         self._syncing = False
         self.buttons: list[list[Any]] = []
@@ -50,7 +53,9 @@ class HeadAblationWidget(ShellMixin):
             for head in range(H):
                 b = W.ToggleButton(value=False, description=f"L{layer}H{head}",
                                    tooltip="pressed = ablated",
-                                   layout=W.Layout(width="auto", padding="0 6px"))
+                                   layout=W.Layout(width="auto", min_width="3.4em",
+                                                   padding="0 3px"))
+                b.observe(lambda ch, b=b: _style_toggle(b), names="value")
                 b.observe(lambda ch, l=layer, h=head: self._on_toggle(l, h, ch), names="value")
                 row.append(b)
             self.buttons.append(row)
@@ -72,7 +77,7 @@ class HeadAblationWidget(ShellMixin):
                            self.sweep_button])
         self.widget = W.VBox([self.message, W.HBox([W.VBox([grid, self.importance_plot]),
                                                     W.VBox([self.summary, self.effect_plot])]),
-                              controls, self.sweep_plot])
+                              controls, self.sweep_hint, self.sweep_plot])
         if c is not None:
             self._draw_importance()
             self.update()
@@ -83,7 +88,7 @@ class HeadAblationWidget(ShellMixin):
 
     @guarded
     def _draw_importance(self) -> None:
-        self.importance_plot.value = figure_bytes(self.controller.importance_figure())
+        put_image(self.importance_plot, figure_bytes(self.controller.importance_figure()))
 
     def _sync_buttons(self) -> None:
         self._syncing = True
@@ -122,7 +127,8 @@ class HeadAblationWidget(ShellMixin):
     @guarded
     def _on_sweep(self, _: Any) -> None:
         self.controller.sweep()
-        self.sweep_plot.value = figure_bytes(self.controller.sweep_figure())
+        put_image(self.sweep_plot, figure_bytes(self.controller.sweep_figure()))
+        self.sweep_hint.value = ""
 
     @guarded
     def update(self) -> None:
@@ -140,7 +146,7 @@ class HeadAblationWidget(ShellMixin):
                 f"&rarr; {html.escape(am['tokens'][0])} {am['probs'][0]:.3f}"
                 for i, (cm, am) in enumerate(zip(c.clean["masks"], self.result["masks"])))
         self.summary.value = f"<b>ablated:</b> {html.escape(heads)}<br>{text}"
-        self.effect_plot.value = figure_bytes(c.effect_figure(self.result))
+        put_image(self.effect_plot, figure_bytes(c.effect_figure(self.result)))
 
     def export(self, path: str, view: str = "effect") -> str:
         """Write a view ("effect", "importance" or "sweep") as .png, .svg or .html."""
@@ -152,6 +158,13 @@ class HeadAblationWidget(ShellMixin):
         if fig is None:
             raise WidgetInputError(f"Unknown view {view!r}: effect, importance or sweep.")
         return export_figure(fig(), path, f"Head ablation: {view}", self.summary.value)
+
+
+def _style_toggle(button: Any) -> None:
+    """A pressed (ablated) head is red and struck through, an unpressed one plain: told apart
+    at a glance (and without colour), not by a slightly darker grey."""
+    button.button_style = "danger" if button.value else ""
+    button.style.text_decoration = "line-through" if button.value else "none"
 
 
 def head_ablation(model: Any, tokenizer: Any = None, **kw: Any) -> HeadAblationWidget:

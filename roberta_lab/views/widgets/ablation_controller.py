@@ -191,5 +191,6 @@ class HeadAblationController:
             raise WidgetInputError("Run the sweep first.")
         return heatmap_figure(self.sweep_result.grid - self.sweep_result.baseline,
                               x_labels=range(self.n_heads), y_labels=range(self.n_layers),
-                              xlabel="head", ylabel="layer", cmap="RdBu_r", annotate=True,
-                              title="loss change when ablating each head alone")
+                              xlabel="head", ylabel="layer", signed=True, annotate=True,
+                              title="loss change when ablating each head alone "
+                                    "(red: loss up, blue: down)")

@@ -16,7 +16,8 @@ import numpy as np
 
 from ...engine.head_roles import punctuation_ids, scores_from_patterns
 from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
-                      guarded, head_options, heatmap_figure, resolve, token_labels)
+                      guarded, head_options, heatmap_figure, new_image, resolve,
+                      token_labels)
 
 DEFAULT_TEXT = "The keys to the cabinet are on the table, and the cat sat on the mat."
 ROLE_NAMES = ("bos", "eos", "punct", "prev", "next", "self", "entropy")
@@ -127,7 +128,7 @@ class AttentionExplorerWidget(HeadViewMixin):
                                       description="head")
         start, stop = clamp_window(window or (0, DEFAULT_WINDOW), n)
         self.window = W.IntRangeSlider(value=(start, stop), min=0, max=n, description="tokens")
-        self.plot = W.Image(format="png")
+        self.plot = new_image()
         self.roles = W.HTML()
         self.widget = W.VBox([self.text, W.HBox([self.layer_select, self.head_select]),
                               self.window, self.message, W.HBox([self.plot, self.roles])])

@@ -1,6 +1,6 @@
 """Cache steps: step through a greedy generation with the causal model's KV cache.
 
-    >>> cache_steps("roberta-lab/mini-causal", prompt="Once upon a time")  # doctest: +SKIP
+    >>> cache_steps("roberta-lab/mini-causal", prompt="The keys to the cabinet")  # doctest: +SKIP
 
 Built on ``roberta_lab.step_trace.trace_generation``. At step ``i`` the query is the token fed
 at that step (the last prompt token at step 0) and the keys are every cached position
@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from ._common import (ShellMixin, WidgetInputError, clamp_window, encode_text, export_figure,
-                      guarded, head_options, heatmap_figure, new_figure, resolve,
+                      guarded, head_options, heatmap_figure, new_figure, new_image, resolve,
                       token_labels)
 
-DEFAULT_PROMPT = "Once upon a time"
+DEFAULT_PROMPT = "The keys to the cabinet"  # mini-causal: " which the friend follows are red."
 DEFAULT_WINDOW = 64
 
 
@@ -29,7 +29,9 @@ class CacheStepsController:
     """Prompt -> ``trace_generation`` -> per-step views."""
 
     def __init__(self, model: Any, tokenizer: Any, prompt: str = DEFAULT_PROMPT, *,
-                 max_new_tokens: int = 8, top_k: int = 5):
+                 max_new_tokens: int = 8, top_k: int = 5, stop_at_eos: bool = True,
+                 repeats: int = 5):
+        from roberta_lab.engine.generation import prompt_ids  # noqa: PLC0415
         from roberta_lab.engine.step_trace import trace_generation  # noqa: PLC0415
 
         cfg = model.config
@@ -37,10 +39,8 @@ class CacheStepsController:
             raise WidgetInputError("Cache steps need a causal model (config.is_decoder=True), "
                                    "e.g. roberta-lab/mini-causal.")
         limit = cfg.max_sequence_length
-        ids = encode_text(tokenizer, prompt, limit)
-        # RoBERTa's tokenizer ends the prompt with </s>; a causal prompt continues the text.
-        if ids.shape[1] > 1 and int(ids[0, -1]) == tokenizer.eos_token_id:
-            ids = ids[:, :-1]
+        encode_text(tokenizer, prompt, limit + 1)  # empty or non-text prompts: a message
+        ids = prompt_ids(tokenizer, prompt)  # no trailing </s>: a prompt is continued
         if int(max_new_tokens) < 1:
             raise WidgetInputError("Generate at least one new token.")
         if ids.shape[1] + int(max_new_tokens) - 1 > limit:
@@ -50,7 +50,8 @@ class CacheStepsController:
         self.n_layers, self.n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
         self.prompt_ids = ids[0].tolist()
         self.trace = trace_generation(model, ids, max_new_tokens=int(max_new_tokens),
-                                      top_k=top_k, tokenizer=tokenizer)
+                                      top_k=top_k, tokenizer=tokenizer, stop_at_eos=stop_at_eos,
+                                      repeats=repeats)
         self.all_ids = self.prompt_ids + self.trace.tokens
         self.all_tokens = token_labels(tokenizer, self.all_ids)
 
@@ -129,7 +130,7 @@ class CacheStepsController:
             ax.plot(steps, per_layer[:, layer] / 1024, marker="o", ms=3, label=f"layer {layer}")
         if step is not None:
             ax.axvline(step, color="grey", ls=":")
-        ax.set_xlabel("step")
+        _integer_steps(ax)
         ax.set_ylabel("cache KiB per layer")
         ax.set_title("KV cache size", fontsize=9)
         if self.n_layers <= 6:
@@ -146,8 +147,11 @@ class CacheStepsController:
         ax.plot(steps, 1e3 * np.asarray(unc, np.float64), marker="s", ms=3, label="no cache")
         if step is not None:
             ax.axvline(step, color="grey", ls=":")
-        ax.set_xlabel("step")
+        _integer_steps(ax)
         ax.set_ylabel("ms per step")
+        t = self.trace.timing
+        ax.set_title(f"compiled both ways, warm, median of {t.get('repeats', '?')} runs",
+                     fontsize=8)
         ax.legend(fontsize=7)
         return fig
 
@@ -166,11 +170,20 @@ class CacheStepsController:
                 f"{s.cache_bytes / 1024:.1f} KiB; {1e3 * s.time_s:.1f} ms</p>")
 
 
+def _integer_steps(ax: Any) -> None:
+    """Steps are counted: integer ticks only."""
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+
+
 class CacheStepsWidget(ShellMixin):
     """A step slider over ``trace_generation`` with layer/head choices and a key window."""
 
     def __init__(self, model: Any, tokenizer: Any = None, *, prompt: str = DEFAULT_PROMPT,
-                 max_new_tokens: int = 8, top_k: int = 5):
+                 max_new_tokens: int = 8, top_k: int = 5, stop_at_eos: bool = True,
+                 repeats: int = 5):
         import ipywidgets as W  # noqa: PLC0415
 
         self.message = W.HTML()
@@ -178,7 +191,8 @@ class CacheStepsWidget(ShellMixin):
         try:
             model, tokenizer = resolve(model, tokenizer, "causal")
             self.controller = CacheStepsController(model, tokenizer, prompt,
-                                                   max_new_tokens=max_new_tokens, top_k=top_k)
+                                                   max_new_tokens=max_new_tokens, top_k=top_k,
+                                                   stop_at_eos=stop_at_eos, repeats=repeats)
         except Exception as exc:  # noqa: BLE001
             self.show_message(str(exc))
         c = self.controller
@@ -192,8 +206,7 @@ class CacheStepsWidget(ShellMixin):
                                                           keys),
                                        min=0, max=keys, description="keys")
         self.tokens = W.HTML()
-        self.attention_plot, self.bytes_plot, self.times_plot = (W.Image(format="png")
-                                                                 for _ in range(3))
+        self.attention_plot, self.bytes_plot, self.times_plot = (new_image() for _ in range(3))
         self.widget = W.VBox([self.step, W.HBox([self.layer_select, self.head_select]),
                               self.window, self.message, self.tokens, self.attention_plot,
                               W.HBox([self.bytes_plot, self.times_plot])])
@@ -240,5 +253,5 @@ class CacheStepsWidget(ShellMixin):
 
 def cache_steps(model: Any = "roberta-lab/mini-causal", tokenizer: Any = None,
                 **kw: Any) -> CacheStepsWidget:
-    """One line: ``cache_steps("roberta-lab/mini-causal", prompt="Once upon a time")``."""
+    """One line: ``cache_steps("roberta-lab/mini-causal", prompt="The keys to the cabinet")``."""
     return CacheStepsWidget(model, tokenizer, **kw)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
                       guarded, head_options, heatmap_figure, load_tokenizer,
-                      token_labels)
+                      new_image, token_labels)
 
 DEFAULT_SOURCE = "a b c d e"
 
@@ -146,12 +146,14 @@ class CrossAttentionWidget(HeadViewMixin):
         L, H, n = (c.n_layers, c.n_heads, len(c.source_ids)) if c else (1, 1, 1)
         self.source = W.Text(value=source, description="source", continuous_update=False,
                              layout=W.Layout(width="90%"))
-        self.layer_select = W.Dropdown(options=list(range(L)), description="layer")
+        # Opens on the view that shows the alignment: the last layer, the mean of its heads
+        # (mini-seq2seq: layer 1, three of four heads on the copied letter; layer 0 does not align).
+        self.layer_select = W.Dropdown(options=list(range(L)), value=L - 1, description="layer")
         self.head_select = W.Dropdown(options=[("mean of heads", "mean")] + head_options(H),
-                                      value=0, description="head")
+                                      value="mean", description="head")
         self.window = W.IntRangeSlider(value=(0, n), min=0, max=n, description="source")
         self.output = W.HTML()
-        self.plot = W.Image(format="png")
+        self.plot = new_image()
         self.widget = W.VBox([self.source, W.HBox([self.layer_select, self.head_select]),
                               self.window, self.message, self.output, self.plot])
         self.source.observe(self._on_source, names="value")

@@ -16,7 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._common import (ShellMixin, WidgetInputError, encode_text, export_figure, figure_bytes,
-                      guarded, load_model, load_tokenizer, new_figure)
+                      guarded, load_model, load_tokenizer, new_figure, new_image,
+                      put_image)
 
 DEFAULT_TEXT = "The capital of France is <mask>."
 
@@ -159,7 +160,7 @@ class MaskPredictionWidget(ShellMixin):
         self.text = W.Textarea(value=text, description="text", continuous_update=True,
                                layout=W.Layout(width="90%"))
         self.summary = W.HTML()
-        self.plot = W.Image(format="png")
+        self.plot = new_image()
         self.widget = W.VBox([self.model_select, self.text, self.message, self.summary, self.plot])
         self.model_select.observe(self._on_model, names="value")
         self.text.observe(self._on_text, names="value")
@@ -189,7 +190,7 @@ class MaskPredictionWidget(ShellMixin):
                 f"<td>{html.escape(t)} {p:.3f}</td>" for t, p in zip(r.tokens, r.probs)) + "</tr>"
             for i, r in enumerate(result))
         self.summary.value = f"<table>{rows}</table>"
-        self.plot.value = figure_bytes(self.controller.figure(), "png")
+        put_image(self.plot, figure_bytes(self.controller.figure(), "png"))
 
     @property
     def labels(self) -> list[list[str]]:
