@@ -19,13 +19,16 @@ import tensorflow as tf
 
 
 def _compiled(model: Any):
-    fn = model.__dict__.get("_mask_logits_fn")
+    # One function per hook set: hooks attached while tracing are baked into the graph.
+    fns = model.__dict__.setdefault("_mask_logits_fn", {})
+    key = model.hook_state()
+    fn = fns.get(key)
     if fn is None:
         def run(v: dict, rows: tf.Tensor, cols: tf.Tensor) -> tf.Tensor:
             hidden = model.roberta.call(v)["last_hidden_state"]  # [batch, seq, d_model]
             picked = tf.gather_nd(hidden, tf.stack([rows, cols], axis=1))  # [n_masks, d_model]
             return model.lm_head.unembed(model.lm_head.transform(picked))  # [n_masks, vocab]
-        fn = model.__dict__["_mask_logits_fn"] = tf.function(run, reduce_retracing=True)
+        fn = fns[key] = tf.function(run, reduce_retracing=True)
     return fn
 
 

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from . import replicas
 from .ablation import Metric, _score
+from .input_checks import int_array, mask_array
 
 
 def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: Metric,
@@ -41,8 +42,9 @@ def head_mask_gradients(model: Any, input_ids: np.ndarray, attention_mask: np.nd
                         metric: Metric, current_mask: np.ndarray | None = None) -> np.ndarray:
     """Per-example d metric / d head_mask: [batch, layers, heads] (one backward pass)."""
     cfg = model.config
-    ids = np.asarray(input_ids, np.int32)
-    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    ids = int_array("input_ids", input_ids, 0, model.config.vocab_size, ndim=2)
+    mask = np.ones_like(ids) if attention_mask is None else \
+        mask_array("attention_mask", attention_mask, ids.shape)
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
     xi = tf.Variable(np.broadcast_to(base, (len(ids),) + base.shape).copy())
@@ -70,8 +72,9 @@ def michel_importance(model: Any, input_ids: np.ndarray, attention_mask: np.ndar
     """E_x |d L(x) / d xi_h| as [layers, heads]; per-layer l2-normalised when ``normalize``.
     With a ``tf.distribute`` ``strategy`` each batch's texts are spread over its replicas
     (``roberta_lab.replicas``)."""
-    ids = np.asarray(input_ids, np.int32)
-    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    ids = int_array("input_ids", input_ids, 0, model.config.vocab_size, ndim=2)
+    mask = np.ones_like(ids) if attention_mask is None else \
+        mask_array("attention_mask", attention_mask, ids.shape)
     cfg = model.config
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
@@ -121,8 +124,9 @@ def pruning_curve(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray 
         raise ValueError(f"step must be in (0, 1], got {step}")
     cfg = model.config
     L, H = cfg.num_hidden_layers, cfg.num_attention_heads
-    ids = np.asarray(input_ids, np.int32)
-    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    ids = int_array("input_ids", input_ids, 0, model.config.vocab_size, ndim=2)
+    mask = np.ones_like(ids) if attention_mask is None else \
+        mask_array("attention_mask", attention_mask, ids.shape)
     current = np.ones((L, H), np.float32)
     per_step = max(1, int(round(step * L * H)))
 

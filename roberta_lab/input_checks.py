@@ -49,6 +49,37 @@ MASKS = ("attention_mask", "head_mask", "encoder_attention_mask")
 FLOATS = ("inputs_embeds", "encoder_hidden_states")
 
 
+_INT32_MIN, _INT32_MAX = -2**31, 2**31 - 1
+_NARROW_EXACT = (tf.int8, tf.int16, tf.uint8, tf.uint16, tf.int32)
+
+
+def to_int32(name: str, value: Any, dtype: tf.DType) -> tf.Tensor:
+    """An integer tensor or array as int32, never wrapped around.
+
+    Values are compared in their own dtype before the cast: a known value outside int32 (an
+    int64 ``real_id + 2**32``, a huge uint64) is a ValueError naming ``name``; a symbolic one
+    (inside ``tf.function``/XLA) is clipped to int32's ends in its own dtype, which every range
+    check downstream refuses (assert, or a NaN row under XLA) instead of a wrapped, plausible id.
+    """
+    if dtype in _NARROW_EXACT:
+        return tf.cast(value, tf.int32) if dtype != tf.int32 else tf.convert_to_tensor(value)
+    arr = value if isinstance(value, np.ndarray) else None
+    if arr is None and (tf.executing_eagerly() or not tf.is_symbolic_tensor(value)):
+        arr = np.asarray(value.numpy()) if hasattr(value, "numpy") else None
+    if arr is None and isinstance(value, tf.Tensor):
+        arr = tf.get_static_value(value)
+    if arr is not None:
+        bad = arr[(arr < _INT32_MIN) | (arr > _INT32_MAX)]
+        if bad.size:
+            raise ValueError(f"{name} has out-of-range values {bad[:5].tolist()} (dtype "
+                             f"{dtype.name}; checked before any cast, never wrapped to int32)")
+        return tf.constant(np.asarray(arr).astype(np.int32))
+    t = tf.convert_to_tensor(value)
+    low = 0 if dtype.is_unsigned else _INT32_MIN
+    clipped = tf.clip_by_value(t, tf.cast(low, dtype), tf.cast(_INT32_MAX, dtype))
+    return tf.cast(clipped, tf.int32)
+
+
 def dtype_of(name: str, value: Any) -> tf.DType:
     try:
         return tf.as_dtype(value.dtype)
@@ -243,6 +274,15 @@ def _check_values(config: RobertaConfig, v: dict[str, Any]) -> None:
                                                             f"{config.vocab_size})"])
             with tf.control_dependencies([check]):
                 v["labels"] = tf.identity(labels)
+    for name in ("attention_mask", "encoder_attention_mask"):
+        t = v[name]
+        if t is not None and not tf.executing_eagerly() and tf.is_symbolic_tensor(t):
+            # Soft values (0.5) would silently half-attend; in graphs an assert refuses them
+            # (XLA drops it: poison_invalid_rows makes such a row NaN instead).
+            check = tf.debugging.Assert(tf.reduce_all(_is_01(t)),
+                                        [f"{name} must hold 0 (masked) or 1 (attend)"])
+            with tf.control_dependencies([check]):
+                v[name] = tf.identity(t)
     for name in MASKS + FLOATS:
         t = v[name]
         if t is None or not tf.executing_eagerly():
@@ -256,8 +296,14 @@ def _check_values(config: RobertaConfig, v: dict[str, Any]) -> None:
                              f"{np.unique(t.numpy())[:5].tolist()}")
 
 
+def _is_01(t: tf.Tensor) -> tf.Tensor:
+    return tf.logical_or(tf.equal(t, 0), tf.equal(t, 1))
+
+
 def poison_invalid_rows(config: RobertaConfig, x: tf.Tensor, input_ids: tf.Tensor | None,
-                        position_ids: tf.Tensor, token_type_ids: tf.Tensor) -> tf.Tensor:
+                        position_ids: tf.Tensor, token_type_ids: tf.Tensor,
+                        attention_mask: tf.Tensor | None = None,
+                        encoder_attention_mask: tf.Tensor | None = None) -> tf.Tensor:
     """x [batch, seq, d_model] with every row that used an out-of-range id set to NaN.
 
     Only in graphs: eager calls were checked in ``prepare`` already. Under XLA (where asserts are
@@ -274,4 +320,89 @@ def poison_invalid_rows(config: RobertaConfig, x: tf.Tensor, input_ids: tf.Tenso
     for t, limit in checks:
         row_ok = tf.reduce_all(tf.logical_and(t >= 0, t < limit), axis=1)  # [batch]
         ok = row_ok if ok is None else tf.logical_and(ok, row_ok)
+    for mask in (attention_mask, encoder_attention_mask):
+        if mask is not None:  # [batch, keys] or [batch, q, keys]: 0/1 only
+            flat = tf.reshape(mask, [tf.shape(mask)[0], -1])
+            ok = tf.logical_and(ok, tf.reduce_all(_is_01(flat), axis=1))
     return tf.where(ok[:, None, None], x, tf.constant(float("nan"), x.dtype))
+
+
+# --- engine arguments (numpy, eager): one place for the checks every engine repeats -----------
+def int_array(name: str, value: Any, low: int | None = None, high: int | None = None, *,
+              allowed: tuple[int, ...] = (), ndim: int | None = None) -> np.ndarray:
+    """An integer array as int32, its values checked in their own dtype first.
+
+    ``low <= value < high`` (either bound may be None), or one of ``allowed`` (e.g. -100 for
+    ignored labels). Floats, bools and strings are refused, never rounded; nothing wraps.
+
+    >>> int_array("positions", np.array([[0, 3]], np.int64), -1, 8).dtype
+    dtype('int32')
+    """
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    try:
+        arr = np.asarray(value)
+    except ValueError as err:
+        raise ValueError(f"{name} is ragged or malformed: {err}") from None
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    lo = _INT32_MIN if low is None else low
+    hi = _INT32_MAX + 1 if high is None else high
+    bad = (arr < lo) | (arr >= hi)
+    for value_ok in allowed:
+        bad &= arr != value_ok
+    if bad.any():
+        want = f"in [{lo}, {hi})" + (f" or one of {list(allowed)}" if allowed else "")
+        raise ValueError(f"{name} must be {want}; got {arr[bad][:5].tolist()}")
+    return arr.astype(np.int32)
+
+
+def mask_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A 0/1 mask (bool, integer or float) of ``shape`` as int32; soft or wrapped values are
+    refused, never rounded by a cast."""
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric 0/1 array, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if arr.dtype.kind != "b" and not ((arr == 0) | (arr == 1)).all():
+        bad = arr[(arr != 0) & (arr != 1)]
+        raise ValueError(f"{name} must hold 0 (masked) or 1 (attend); got values "
+                         f"{np.unique(bad)[:5].tolist()}")
+    return arr.astype(np.int32)
+
+
+def positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | None:
+    """An int >= 1 (bools refused); the argument is named in the error."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
+
+
+def seed_value(name: str, value: Any) -> int:
+    """A seed: an int in [0, 2**32) (larger or negative seeds would alias smaller ones)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"{name} must be in [0, 2**32), got {value}")
+    return int(value)
+
+
+def real_number(name: str, value: Any) -> float:
+    """A finite real number (bools, strings, NaN and inf refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
