@@ -83,7 +83,7 @@ def test_unreadable_config_names_the_file(tmp_path, content):
 
 # --- kind: a checkpoint is checked against its config before the model is built -------------
 def _no_build(monkeypatch):
-    from roberta_lab import model as model_module
+    from roberta_lab.model import trunk as model_module
 
     def refuse(*a, **k):
         raise AssertionError("the model was built before the checkpoint was checked")

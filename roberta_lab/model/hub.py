@@ -22,12 +22,12 @@ def hub_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def data_dir() -> Path:
     """The folder holding the bundled models: the wheel's copy first, then the checkout's."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "data", here.parent / "data"):
+    package = Path(__file__).resolve().parent.parent  # roberta_lab/ (this file is in model/)
+    for candidate in (package / "data", package.parent / "data"):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("roberta_lab's bundled data folder is missing (neither "
-                            f"{here / 'data'} nor {here.parent / 'data'} exists)")
+                            f"{package / 'data'} nor {package.parent / 'data'} exists)")
 
 
 def bundled_models() -> list[str]:

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .input_checks import int_array, mask_array, positive_int, real_number, seed_value
-from .inputs import BASE_SIGNATURE
+from ..model.input_checks import int_array, mask_array, positive_int, real_number, seed_value
+from ..model.inputs import BASE_SIGNATURE
 
 _NEG_INF = float("-inf")
 # Below this, sampling is greedy: dividing logits by it could overflow float32, and a draw could

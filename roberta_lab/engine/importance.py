@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import replicas
 from .ablation import Metric, _score
-from .input_checks import int_array, mask_array
+from ..model.input_checks import int_array, mask_array
 
 
 def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: Metric,
