@@ -277,3 +277,58 @@ def test_fit_on_all_ignored_batch_keeps_weights_finite():
     hist = model.fit(x, batch_size=2, epochs=1, shuffle=False, verbose=0)
     assert all(np.isfinite(v) for v in hist.history["loss"])
     assert all(np.isfinite(w.numpy()).all() for w in model.trainable_variables)
+
+
+# --- kind: other engines and widgets name their arguments -------------------------------------
+def test_lens_positions_and_targets_never_wrap(mlm):
+    from roberta_lab.engine.lens import logit_lens
+
+    for kwargs, name in (({"positions": [5]}, "positions"), ({"positions": [-6]}, "positions"),
+                         ({"positions": [1.5]}, "positions"),
+                         ({"positions": [1], "target_ids": 99}, "target_ids"),
+                         ({"positions": [1], "target_ids": 5 + WRAP}, "target_ids"),
+                         ({"positions": [1], "k": 0}, "k")):
+        with pytest.raises((ValueError, TypeError), match=name):
+            logit_lens(mlm, IDS, **kwargs)
+    with pytest.raises(ValueError, match="input_ids"):
+        logit_lens(mlm, _wrapped(np.int64), positions=[1])
+
+
+def test_patching_arguments_named(mlm):
+    from roberta_lab.engine.patching import logit_diff, run_conditions
+
+    with pytest.raises(ValueError, match="chunk_size"):
+        run_conditions(mlm, IDS[:1], IDS[1:], [], logit_diff(3, 4), chunk_size=0)
+    for args, name in (((-1, 4), "correct_id"), ((3, 4.5), "wrong_id"),
+                       ((3, 2**40), "wrong_id")):
+        with pytest.raises((ValueError, TypeError), match=name):
+            logit_diff(*args)
+
+
+@pytest.mark.parametrize("top_k", [0, -3, True, 2.5, 10**9])
+def test_widget_top_k_named(top_k):
+    from roberta_lab.views.widgets._common import MAX_TOP_K, WidgetInputError, int_argument
+
+    with pytest.raises(WidgetInputError, match="top_k"):
+        int_argument("top_k", top_k, 1, MAX_TOP_K)
+
+
+def test_fill_mask_top_k_bool_refused(mlm):
+    from roberta_lab.engine.fill_mask import fill_mask
+
+    class Tok:
+        mask_token = "<mask>"
+
+    with pytest.raises(ValueError, match="top_k"):
+        fill_mask(mlm, Tok(), "a <mask>", top_k=True)
+
+
+@pytest.mark.parametrize("kwargs,name", [({"top_k": -3}, "top_k"), ({"top_k": 10**6}, "top_k"),
+                                         ({"mask_rate": 0.0}, "mask_rate"),
+                                         ({"seed": -1}, "seed")])
+def test_widget_controller_arguments_named(mlm, kwargs, name):
+    from roberta_lab.views.widgets._common import WidgetInputError
+    from roberta_lab.views.widgets.ablation_controller import HeadAblationController
+
+    with pytest.raises(WidgetInputError, match=name):
+        HeadAblationController(mlm, None, **kwargs)

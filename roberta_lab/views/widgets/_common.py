@@ -26,6 +26,32 @@ class WidgetInputError(ValueError):
     """Bad user input (no ``<mask>``, empty text, too long...): shown as a message."""
 
 
+MAX_TOP_K = 200  # more candidates than a figure can show legibly (and a vocabulary-sized draw hangs)
+
+
+def int_argument(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
+    """A widget's integer argument in [low, high]; anything else (a negative ``top_k``, a
+    float, a bool) is a WidgetInputError naming it, before any work.
+
+    >>> int_argument("top_k", 5, 1, 100)
+    5
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise WidgetInputError(f"{name} must be an integer, got {value!r}.")
+    if value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise WidgetInputError(f"{name} must be {bound}, got {value}.")
+    return int(value)
+
+
+def rate_argument(name: str, value: Any) -> float:
+    """A share in (0, 1]; anything else is a WidgetInputError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+            or not 0 < value <= 1:
+        raise WidgetInputError(f"{name} must be a number in (0, 1], got {value!r}.")
+    return float(value)
+
+
 # --- models and tokenizers ------------------------------------------------------------------
 _LOADED: dict[tuple[str, str], Any] = {}
 
