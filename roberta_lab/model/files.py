@@ -13,9 +13,9 @@
 
 Example:
     >>> import tempfile, os
-    >>> d = tempfile.mkdtemp()
-    >>> write_atomic(os.path.join(d, "a.json"), b'{"x": 1}')
-    >>> read_json(os.path.join(d, "a.json"))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_atomic(os.path.join(d, "a.json"), b'{"x": 1}')
+    ...     read_json(os.path.join(d, "a.json"))
     {'x': 1}
 """
 
