@@ -270,3 +270,42 @@ def test_config_save_is_atomic_and_refuses_a_folder(tmp_path):
     (tmp_path / "config.json").mkdir()
     with pytest.raises(ValueError, match="folder"):
         cfg.to_json_file(tmp_path / "config.json")
+
+
+TOKENIZER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                         "tokenizer")
+
+
+@pytest.mark.parametrize("name,content", [("tokenizer_config.json", b"{bad"),
+                                          ("special_tokens_map.json", b"\xff\xfe"),
+                                          ("special_tokens_map.json", b'{"mask_token": {}}'),
+                                          ("tokenizer.json", b'{"not": "a tokenizer"}'),
+                                          ("tokenizer.json", b"\x00\x01")])
+def test_bad_tokenizer_files_name_the_file(tmp_path, name, content):
+    import shutil
+
+    from roberta_lab import AutoTokenizer
+
+    if not os.path.isdir(TOKENIZER):
+        pytest.skip("bundled tokenizer missing")
+    folder = tmp_path / "tok"
+    shutil.copytree(TOKENIZER, folder)
+    (folder / name).write_bytes(content)
+    with pytest.raises(ValueError, match=name):
+        AutoTokenizer.from_pretrained(folder)
+
+
+def test_pickle_that_is_not_a_state_dict_names_the_file(saved, tmp_path):
+    torch = pytest.importorskip("torch")
+    m = _write_config(tmp_path / "m")
+    torch.save([torch.ones(2)], m / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="pytorch_model.bin"):
+        TFRobertaModel.from_pretrained(m, allow_pickle=True)
+
+
+@pytest.mark.parametrize("size", [0, -5, True, "0MB", "xMB", "12", 2.5])
+def test_bad_shard_size_named(saved, tmp_path, size):
+    model, _ = saved
+    with pytest.raises(ValueError, match="max_shard_size"):
+        model.save_pretrained(tmp_path / "m", max_shard_size=size)
+    assert not (tmp_path / "m").exists()

@@ -332,3 +332,11 @@ def test_widget_controller_arguments_named(mlm, kwargs, name):
 
     with pytest.raises(WidgetInputError, match=name):
         HeadAblationController(mlm, None, **kwargs)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5])
+def test_importance_batch_size_named(mlm, batch_size):
+    from roberta_lab.engine.importance import michel_importance
+
+    with pytest.raises((ValueError, TypeError), match="batch_size"):
+        michel_importance(mlm, IDS, None, _metric(), batch_size=batch_size)

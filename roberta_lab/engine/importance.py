@@ -79,6 +79,9 @@ def michel_importance(model: Any, input_ids: np.ndarray, attention_mask: np.ndar
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
     total = None
+    from ..model.input_checks import positive_int  # noqa: PLC0415
+
+    batch_size = positive_int("batch_size", batch_size)
     for start in range(0, len(ids), batch_size):
         part = slice(start, start + batch_size)
         sub = Metric(metric.kind, metric.positions[part], metric.targets[part],

@@ -145,6 +145,10 @@ def _read_pickle(path: str) -> dict[str, np.ndarray]:
     except Exception as err:  # noqa: BLE001  (torch raises many types for bad files)
         raise ValueError(f"checkpoint file {path} could not be read with weights-only "
                          f"unpickling: {err}") from None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"checkpoint file {path} does not hold a state dict (tensor names to "
+                         "tensors)")
     return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
 
 
@@ -317,13 +321,23 @@ def state_dict(model: Any) -> dict[str, np.ndarray]:
 
 
 def _parse_size(size: int | str | None) -> int | None:
-    if size is None or isinstance(size, int):
-        return size
-    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
-    for unit, factor in units.items():
-        if size.upper().endswith(unit):
-            return int(float(size[: -len(unit)]) * factor)
-    raise ValueError(f"max_shard_size must be an int or like '200MB', got {size!r}")
+    if size is None:
+        return None
+    value = None
+    if isinstance(size, int) and not isinstance(size, bool):
+        value = size
+    elif isinstance(size, str):
+        units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
+        for unit, factor in units.items():
+            if size.upper().endswith(unit):
+                try:
+                    value = int(float(size[: -len(unit)]) * factor)
+                except (ValueError, OverflowError):
+                    value = None
+                break
+    if value is None or value < 1:
+        raise ValueError(f"max_shard_size must be a positive int or like '200MB', got {size!r}")
+    return value
 
 
 # Files that may sit in a model folder; a folder holding anything else (and no RoBERTa
