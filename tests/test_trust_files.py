@@ -309,3 +309,23 @@ def test_bad_shard_size_named(saved, tmp_path, size):
     with pytest.raises(ValueError, match="max_shard_size"):
         model.save_pretrained(tmp_path / "m", max_shard_size=size)
     assert not (tmp_path / "m").exists()
+
+
+def test_symlink_out_of_the_model_folder_refused(saved, tmp_path):
+    _, folder = saved
+    m = tmp_path / "m"
+    m.mkdir()
+    (m / "config.json").write_bytes((folder / "config.json").read_bytes())
+    outside = tmp_path / "elsewhere.safetensors"
+    outside.write_bytes((folder / "model.safetensors").read_bytes())
+    os.symlink(outside, m / "model.safetensors")
+    with pytest.raises(ValueError, match="outside its model folder"):
+        TFRobertaModel.from_pretrained(m)
+
+
+@pytest.mark.parametrize("fields", [{"num_hidden_layers": 100_000},
+                                    {"vocab_size": 2**24, "hidden_size": 2**14,
+                                     "num_attention_heads": 4}])
+def test_absurd_sizes_refused_before_allocating(fields):
+    with pytest.raises(ValueError, match="num_hidden_layers|weights"):
+        TFRobertaModel(tiny_config(**fields))

@@ -340,3 +340,13 @@ def test_importance_batch_size_named(mlm, batch_size):
 
     with pytest.raises((ValueError, TypeError), match="batch_size"):
         michel_importance(mlm, IDS, None, _metric(), batch_size=batch_size)
+
+
+def test_metric_position_on_padding_refused(mlm):
+    from roberta_lab.ablation import sweep
+
+    mask = np.ones_like(IDS)
+    mask[1, 2:] = 0
+    with pytest.raises(ValueError, match="padding"):
+        sweep(mlm, IDS, mask, _metric().__class__("loss", [[1], [3]], [[5], [6]]), [[(0, 0)]],
+              progress=False)

@@ -365,6 +365,12 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     if not isinstance(metric, Metric):
         raise TypeError(f"metric must be a Metric, got {type(metric).__name__}")
     metric.check(len(ids), ids.shape[1], cfg.vocab_size)
+    rows, cols = np.nonzero(metric.positions >= 0)
+    on_pad = mask[rows, metric.positions[rows, cols]] == 0
+    if on_pad.any():
+        row, col = int(rows[on_pad][0]), int(metric.positions[rows[on_pad][0], cols[on_pad][0]])
+        raise ValueError(f"Metric.positions: text {row + 1} is scored at position {col}, which "
+                         "attention_mask marks as padding")
     chunk_size = positive_int("chunk_size", chunk_size, allow_none=True)
     memory_mb = positive_int("memory_mb", memory_mb)
     if isinstance(conditions, (str, bytes)) or not isinstance(conditions, Iterable):

@@ -64,6 +64,8 @@ _PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classi
 # Far beyond any RoBERTa, small enough that a typo (an extra zero or two) is caught before a
 # model is built: sizes are allocated as [vocab, hidden], [layers] x [hidden, intermediate].
 _MAX_SIZE = 2**24
+_MAX_LAYERS = 1024
+_MAX_PARAMS = 10**11  # 400 GB of float32: a config beyond this is a typo, not a model
 
 _ACTIVATIONS = ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "quick_gelu", "relu",
                 "silu", "swish", "tanh", "sigmoid", "linear")
@@ -186,6 +188,16 @@ class RobertaConfig:
             if value is not None and value >= self.vocab_size:
                 raise ValueError(f"RobertaConfig.{name} ({value}) must be < vocab_size "
                                  f"({self.vocab_size})")
+        if self.num_hidden_layers > _MAX_LAYERS:
+            raise ValueError(f"RobertaConfig.num_hidden_layers ({self.num_hidden_layers}) is "
+                             f"beyond any RoBERTa (at most {_MAX_LAYERS} here)")
+        h, i = self.hidden_size, self.intermediate_size
+        params = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) * h + \
+            self.num_hidden_layers * (4 * h * h + 2 * h * i)
+        if params > _MAX_PARAMS:
+            raise ValueError(f"RobertaConfig: vocab_size={self.vocab_size}, hidden_size={h}, "
+                             f"num_hidden_layers={self.num_hidden_layers}, intermediate_size={i} "
+                             f"make {params:.3g} weights, beyond {_MAX_PARAMS:.0e} (a typo?)")
         if self.max_sequence_length < 1:
             raise ValueError(f"RobertaConfig.max_position_embeddings ({self.max_position_embeddings})"
                              f" must exceed pad_token_id + 1 ({self.padding_idx + 1}): RoBERTa's "

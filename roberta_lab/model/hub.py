@@ -65,6 +65,18 @@ def local_folder(name_or_path: str | os.PathLike) -> Path | None:
     return None
 
 
+def _inside(folder: Path, path: Path) -> None:
+    """A file of a model folder must not be a link to somewhere else (the hub cache's own links
+    from ``snapshots/<rev>/`` into ``blobs/`` excepted)."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    allowed = [base]
+    if folder.parent.name == "snapshots":  # huggingface_hub's cache layout
+        allowed.append(os.path.realpath(folder.parent.parent / "blobs"))
+    if not any(os.path.commonpath([real, a]) == a for a in allowed):
+        raise ValueError(f"{path} points outside its model folder (to {real}); refusing to "
+                         "read it")
+
+
 def resolve_file(name_or_path: str | os.PathLike, filename: str, *, required: bool = True,
                  **hub: Any) -> str | None:
     """Local path of ``filename`` for a folder, bundled name or hub id; None if absent and not
@@ -76,6 +88,7 @@ def resolve_file(name_or_path: str | os.PathLike, filename: str, *, required: bo
     if folder is not None:
         path = folder / filename
         if path.is_file():
+            _inside(folder, path)
             return str(path)
         if required:
             raise FileNotFoundError(f"{filename} not found in {folder}")

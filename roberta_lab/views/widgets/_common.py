@@ -12,7 +12,6 @@ import functools
 import html
 import io
 import os
-import tempfile
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -176,19 +175,15 @@ def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> str:
-    """Write bytes to a temp file beside ``path`` and os.replace it in."""
+    """Write bytes to a temp file beside ``path`` and os.replace it in (see
+    ``roberta_lab.model.files.write_atomic``: a folder or an unwritable path is refused, a
+    failure leaves any earlier file as it was)."""
+    from roberta_lab.model.files import write_atomic as write  # noqa: PLC0415
+
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write(path, data)
     return path
 
 
