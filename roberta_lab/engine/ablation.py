@@ -33,7 +33,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import replicas
-from ..model.input_checks import int_array, mask_array, positive_int
+from ..model.arguments import int_array, mask_array, positive_int
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def mask_random_tokens(ids: np.ndarray, mask: np.ndarray, special_ids: Iterable[
     mask = mask_array("attention_mask", mask, ids.shape)
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
         raise ValueError(f"rate must be in (0, 1], got {rate!r}")
-    from ..model.input_checks import seed_value  # noqa: PLC0415
+    from ..model.arguments import seed_value  # noqa: PLC0415
 
     labels = np.full(ids.shape, -100, np.int64)
     rng = np.random.default_rng(seed_value("seed", seed))

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..model.input_checks import int_array, mask_array, positive_int, real_number, seed_value
+from ..model.arguments import int_array, mask_array, positive_int, real_number, seed_value
 from ..model.inputs import BASE_SIGNATURE
 
 _NEG_INF = float("-inf")

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import replicas
 from .ablation import Metric, _score
-from ..model.input_checks import int_array, mask_array
+from ..model.arguments import int_array, mask_array
 
 
 def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: Metric,
@@ -79,7 +79,7 @@ def michel_importance(model: Any, input_ids: np.ndarray, attention_mask: np.ndar
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
     total = None
-    from ..model.input_checks import positive_int  # noqa: PLC0415
+    from ..model.arguments import positive_int  # noqa: PLC0415
 
     batch_size = positive_int("batch_size", batch_size)
     for start in range(0, len(ids), batch_size):

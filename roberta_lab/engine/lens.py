@@ -40,7 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ..model.input_checks import int_array, mask_array, positive_int
+from ..model.arguments import int_array, mask_array, positive_int
 
 
 @dataclass
