@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .input_checks import _INT32_MAX, _INT32_MIN
+from .input_checks import INT32_MAX, INT32_MIN
 
 
 def int_array(name: str, value: Any, low: int | None = None, high: int | None = None, *,
@@ -43,8 +43,8 @@ def int_array(name: str, value: Any, low: int | None = None, high: int | None = 
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
-    lo = _INT32_MIN if low is None else low
-    hi = _INT32_MAX + 1 if high is None else high
+    lo = INT32_MIN if low is None else low
+    hi = INT32_MAX + 1 if high is None else high
     bad = (arr < lo) | (arr >= hi)
     for value_ok in allowed:
         bad &= arr != value_ok

@@ -49,7 +49,7 @@ MASKS = ("attention_mask", "head_mask", "encoder_attention_mask")
 FLOATS = ("inputs_embeds", "encoder_hidden_states")
 
 
-_INT32_MIN, _INT32_MAX = -2**31, 2**31 - 1
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 _NARROW_EXACT = (tf.int8, tf.int16, tf.uint8, tf.uint16, tf.int32)
 
 
@@ -69,14 +69,14 @@ def to_int32(name: str, value: Any, dtype: tf.DType) -> tf.Tensor:
     if arr is None and isinstance(value, tf.Tensor):
         arr = tf.get_static_value(value)
     if arr is not None:
-        bad = arr[(arr < _INT32_MIN) | (arr > _INT32_MAX)]
+        bad = arr[(arr < INT32_MIN) | (arr > INT32_MAX)]
         if bad.size:
             raise ValueError(f"{name} has out-of-range values {bad[:5].tolist()} (dtype "
                              f"{dtype.name}; checked before any cast, never wrapped to int32)")
         return tf.constant(np.asarray(arr).astype(np.int32))
     t = tf.convert_to_tensor(value)
-    low = 0 if dtype.is_unsigned else _INT32_MIN
-    clipped = tf.clip_by_value(t, tf.cast(low, dtype), tf.cast(_INT32_MAX, dtype))
+    low = 0 if dtype.is_unsigned else INT32_MIN
+    clipped = tf.clip_by_value(t, tf.cast(low, dtype), tf.cast(INT32_MAX, dtype))
     return tf.cast(clipped, tf.int32)
 
 
