@@ -8,8 +8,12 @@ generate.
     roberta-lab generate "Once upon a time" [--model roberta-lab/mini-causal]
                          [--max-new-tokens 20] [--trace trace.json]
 
-Bad input (a missing <mask>, an unknown model, an empty text file, ...) prints one line
-``roberta-lab: error: ...`` on stderr and exits with status 2; no traceback.
+Every model ``roberta-lab models`` lists works with the commands that can use it (the seq2seq
+model with ``generate``: the prompt is its source). Input and output paths are checked before any
+work (inputs exist and are files; outputs are writable files, not folders); outputs are written
+atomically (a temporary file renamed into place), so Ctrl-C or a full disk never leaves half a
+file. Bad input, or a failure such as a full disk, prints one line ``roberta-lab: error: ...`` on
+stderr and exits with status 2; no traceback (``ROBERTA_LAB_DEBUG=1`` re-raises, for debugging).
 """
 
 from __future__ import annotations
@@ -52,20 +56,80 @@ def _quiet_tf() -> None:
         pass
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _seq2seq_folder(name: str) -> Path | None:
+    """The folder of a seq2seq model (``seq2seq.json``: an encoder and a decoder), else None."""
+    from .model.hub import local_folder  # noqa: PLC0415
+
+    try:
+        folder = local_folder(name)
+    except (ValueError, TypeError, OSError):
+        return None
+    return folder if folder is not None and (folder / "seq2seq.json").is_file() else None
+
+
 def _load(name: str, kind: str):
-    """(model, tokenizer) for a bundled name, a folder or a hub id; failures become CLIError."""
+    """(model, tokenizer) for a bundled name, a folder or a hub id; failures become CLIError.
+    ``kind`` "mlm" needs a masked-LM model, "causal" a decoder; a seq2seq folder gives
+    (Seq2Seq, tokenizer) for "causal"."""
     _quiet_tf()
     import roberta_lab as rl  # noqa: PLC0415
 
-    cls = {"mlm": rl.TFRobertaForMaskedLM, "causal": rl.TFRobertaForCausalLM}[kind]
+    bundled = ", ".join(rl.bundled_models()) or "none"
+    seq2seq = _seq2seq_folder(name)
+    if seq2seq is not None and kind == "mlm":
+        raise CLIError(f"{name} is a seq2seq model (encoder + decoder); this command needs a "
+                       f"masked-LM model (bundled models: {bundled})")
     try:
-        tok = rl.AutoTokenizer.from_pretrained(name)
-        model = cls.from_pretrained(name)
+        tok = rl.AutoTokenizer.from_pretrained(str(seq2seq) if seq2seq else name)
+        if seq2seq is not None:
+            return _Seq2Seq(seq2seq), tok
+        config = rl.RobertaConfig.from_pretrained(name)
+        if kind == "mlm" and config.is_decoder:
+            raise CLIError(f"{name} is a causal (left-to-right) model; this command needs a "
+                           f"masked-LM model (bundled models: {bundled})")
+        if kind == "causal" and not config.is_decoder:
+            raise CLIError(f"{name} is a masked-LM model (is_decoder is false); generate needs "
+                           f"a causal or seq2seq model (bundled models: {bundled})")
+        cls = {"mlm": rl.TFRobertaForMaskedLM, "causal": rl.TFRobertaForCausalLM}[kind]
+        model = cls.from_pretrained(name, config=config)
+    except CLIError:
+        raise
     except Exception as exc:  # noqa: BLE001 - one line for the user, not a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CLIError(f"could not load model {name!r}: {first} "
-                       f"(bundled models: {', '.join(rl.bundled_models()) or 'none'})") from exc
+        raise CLIError(f"could not load model {name!r}: {_first_line(exc)} "
+                       f"(bundled models: {bundled})") from exc
     return model, tok
+
+
+class _Seq2Seq:
+    """A bundled-style seq2seq folder: ``encoder/`` (TFRobertaModel), ``decoder/``
+    (TFRobertaForCausalLM with cross-attention) and ``seq2seq.json`` (start/eos ids)."""
+
+    def __init__(self, folder: Path):
+        import roberta_lab as rl  # noqa: PLC0415
+        from .model.files import read_json  # noqa: PLC0415
+
+        self.layout = read_json(folder / "seq2seq.json", "seq2seq layout")
+        self.encoder = rl.TFRobertaModel.from_pretrained(str(folder / "encoder"),
+                                                         add_pooling_layer=False)
+        self.decoder = rl.TFRobertaForCausalLM.from_pretrained(str(folder / "decoder"))
+        self.config = self.decoder.config
+        for key in ("decoder_start_token_id", "eos_token_id"):
+            value = self.layout.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    not 0 <= value < self.config.vocab_size:
+                raise ValueError(f"{folder / 'seq2seq.json'}: {key} must be a token id, got "
+                                 f"{value!r}")
+
+    def encode(self, ids):
+        import numpy as np  # noqa: PLC0415
+
+        mask = np.ones_like(ids)
+        return self.encoder(ids, attention_mask=mask).last_hidden_state, mask
 
 
 # --- lab ------------------------------------------------------------------------------------------
@@ -120,13 +184,32 @@ def cmd_fill_mask(args: argparse.Namespace) -> int:
 
 
 # --- sweep ----------------------------------------------------------------------------------------
+_TEXT_SUFFIXES = (".txt", ".text", ".tsv", ".csv", ".jsonl", ".json", ".md", ".lst")
+
+
+def _looks_like_path(item: str) -> bool:
+    """One word that names a file (a folder separator or a file suffix), not a text to sweep."""
+    return not any(c.isspace() for c in item) and (
+        os.sep in item or "/" in item or item.lower().endswith(_TEXT_SUFFIXES) or
+        item.startswith(("~", ".")))
+
+
 def _read_texts(items: list[str]) -> list[str]:
-    """``--texts FILE`` (one text per non-empty line) or ``--texts TEXT [TEXT ...]``."""
-    if len(items) == 1 and os.path.isfile(items[0]):
+    """``--texts FILE`` (one text per non-empty line) or ``--texts TEXT [TEXT ...]``. A single
+    item that looks like a path must be an existing file: a mistyped file name is an error,
+    never swept as if it were a text."""
+    from .model.files import check_input_file  # noqa: PLC0415
+
+    if len(items) == 1 and (os.path.lexists(items[0]) or _looks_like_path(items[0])):
         try:
-            lines = Path(items[0]).read_text(encoding="utf-8").splitlines()
+            check_input_file(os.path.expanduser(items[0]), "--texts")
+        except ValueError as exc:
+            raise CLIError(f"{exc} (give a file with one text per line, or the texts "
+                           "themselves)") from None
+        try:
+            lines = Path(os.path.expanduser(items[0])).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise CLIError(f"cannot read {items[0]}: {exc}") from exc
+            raise CLIError(f"cannot read --texts {items[0]}: {exc}") from exc
         texts = [t.strip() for t in lines if t.strip()]
         if not texts:
             raise CLIError(f"{items[0]} holds no text (one text per line)")
@@ -179,12 +262,24 @@ def sweep_inputs(model, tok, texts: list[str], *, rate: float = SWEEP_MASK_RATE,
     return ids, mask, labels, reference
 
 
+def _output(path: str, flag: str, inputs: list[str] = ()) -> Path:
+    """An output path checked before any work: a writable file, not a folder, not an input."""
+    from .model.files import check_output_file  # noqa: PLC0415
+
+    try:
+        check_output_file(path, flag)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    for item in inputs:
+        if os.path.isfile(item) and os.path.exists(path) and os.path.samefile(item, path):
+            raise CLIError(f"{flag} {path} is also an input; it would be overwritten")
+    return Path(path)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Every single head ablated on its own; one CSV row per head (layers x heads rows)."""
     texts = _read_texts(args.texts)
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise CLIError(f"the folder of --out does not exist: {out.parent}")
+    out = _output(args.out, "--out", args.texts)
     model, tok = _load(args.model, "mlm")
     from .engine.ablation import head_means, masked_lm_metric, sweep_heads  # noqa: PLC0415
 
@@ -205,36 +300,66 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise CLIError(f"--max-new-tokens must be a positive integer, got {args.max_new_tokens}")
     if not args.prompt.strip():
         raise CLIError("the prompt is empty")
+    trace_path = _output(args.trace, "--trace") if args.trace else None
     model, tok = _load(args.model, "causal")
     from .engine.generation import generate, prompt_ids  # noqa: PLC0415
     from .engine.step_trace import trace_generation  # noqa: PLC0415
 
-    ids = prompt_ids(tok, args.prompt)  # no trailing </s>: a prompt is continued
+    enc_kw = {}
+    if isinstance(model, _Seq2Seq):  # the prompt is the source; the decoder starts afresh
+        import numpy as np  # noqa: PLC0415
+
+        ids = tok(args.prompt, return_tensors="np")["input_ids"]
+        limit = model.encoder.config.max_sequence_length
+        if ids.shape[1] > limit:
+            raise CLIError(f"the prompt is {ids.shape[1]} tokens; the encoder reads at most "
+                           f"{limit}")
+        states, src_mask = model.encode(ids)
+        enc_kw = {"encoder_hidden_states": states, "encoder_attention_mask": src_mask}
+        ids = np.array([[model.layout["decoder_start_token_id"]]], np.int32)
+        eos = model.layout["eos_token_id"]
+        model, prompt_text = model.decoder, ""
+    else:
+        eos, prompt_text = None, args.prompt
+        ids = prompt_ids(tok, args.prompt)  # no trailing </s>: a prompt is continued
     limit = model.config.max_sequence_length
     if ids.shape[1] + args.max_new_tokens > limit:
         raise CLIError(f"prompt ({ids.shape[1]} tokens) + --max-new-tokens "
                        f"({args.max_new_tokens}) exceeds the model's {limit} positions")
     try:
-        if args.trace:
+        if trace_path is not None:
             trace = trace_generation(model, ids, max_new_tokens=args.max_new_tokens,
-                                     tokenizer=tok)
+                                     tokenizer=tok, **enc_kw)
             new = trace.tokens
-            path = Path(args.trace)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(trace.to_dict()), encoding="utf-8")
-            os.replace(tmp, path)
+            from .model.files import write_atomic  # noqa: PLC0415
+
+            write_atomic(trace_path, json.dumps(trace.to_dict()).encode("utf-8"))
         else:
-            new = generate(model, ids, max_new_tokens=args.max_new_tokens)[0, ids.shape[1]:]
+            new = generate(model, ids, max_new_tokens=args.max_new_tokens, eos_token_id=eos,
+                           **enc_kw)[0, ids.shape[1]:]
     except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from exc
+    new = [int(t) for t in new]
+    if eos is not None and eos in new:  # a seq2seq answer ends at its eos
+        new = new[:new.index(eos)]
     # Generation stops at </s>; the pads after it are not text.
-    print(args.prompt + tok.decode([int(t) for t in new], skip_special_tokens=True))
+    print(prompt_text + tok.decode(new, skip_special_tokens=True))
     if args.trace:
         print(f"trace: {len(trace.steps)} steps -> {args.trace}", file=sys.stderr)
     return 0
 
 
 # --- entry point ----------------------------------------------------------------------------------
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {port}")
+    return port
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse prints usage + message and exits 2; keep it 1 line
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -246,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="open the notebooks in JupyterLab")
     lab.add_argument("--model", default=os.environ.get("ROBERTA_LAB_MODEL", DEFAULT_MODEL))
     lab.add_argument("--ip", default="127.0.0.1")
-    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--port", type=_port, default=8888)
     lab.add_argument("--no-browser", action="store_true")
     lab.set_defaults(fn=cmd_lab)
     sub.add_parser("models", help="list the bundled models").set_defaults(fn=cmd_models)
@@ -280,10 +405,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except CLIError as exc:
-        print(f"roberta-lab: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # pragma: no cover - interactive
+        return _fail(str(exc))
+    except KeyboardInterrupt:  # pragma: no cover - interactive; outputs are atomic: none half-written
+        print("roberta-lab: interrupted", file=sys.stderr)
         return 130
+    except (OSError, ValueError, TypeError, MemoryError) as exc:  # full disk, unreadable file, ...
+        if os.environ.get("ROBERTA_LAB_DEBUG"):
+            raise
+        return _fail(_first_line(exc))
+    except Exception as exc:  # noqa: BLE001 - still one line; ROBERTA_LAB_DEBUG=1 shows more
+        if os.environ.get("ROBERTA_LAB_DEBUG"):
+            raise
+        return _fail(f"{type(exc).__name__}: {_first_line(exc)} (set ROBERTA_LAB_DEBUG=1 for "
+                     "the traceback)")
+
+
+def _fail(message: str) -> int:
+    print(f"roberta-lab: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -95,3 +95,36 @@ def tok_dir(tmp_path_factory):
     (out / "tokenizer_config.json").write_text(
         '{"tokenizer_class": "RobertaTokenizer", "model_max_length": 510}\n')
     return out
+
+
+# --- no test leaves a file outside its temporary folder (issue 15) -----------------------------
+_TOOL_CACHES = {".git", ".hypothesis", ".pytest_cache", "__pycache__", ".ipynb_checkpoints",
+                ".venv"}
+
+
+def _tree(root: str) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` (tool caches excluded): relative path -> (size, mtime)."""
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _TOOL_CACHES and not d.startswith(".venv")]
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_files_left_outside_tmp():
+    """The checkout (and the folder pytest runs in) is the same after the session as before:
+    tests write only under their tmp_path."""
+    roots = {os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.getcwd()}
+    before = {root: _tree(root) for root in roots}
+    yield
+    for root, old in before.items():
+        new = _tree(root)
+        changed = sorted(p for p in set(new) | set(old) if new.get(p) != old.get(p))
+        assert not changed, f"tests left or changed files outside their tmp folders: {changed[:10]}"

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..model.arguments import int_array, mask_array, positive_int, seed_value
 from ..model.inputs import engine_inputs
 from . import replicas
 
@@ -55,8 +56,8 @@ class Metric:
     def __post_init__(self):
         if self.kind not in ("loss", "logprob", "logit_diff"):
             raise ValueError(f"Metric.kind must be 'loss', 'logprob' or 'logit_diff', got {self.kind!r}")
-        self.positions = np.asarray(self.positions, np.int32)
-        self.targets = np.asarray(self.targets, np.int32)
+        self.positions = int_array("Metric.positions", self.positions, -1)
+        self.targets = int_array("Metric.targets", self.targets, 0)
         if self.positions.ndim != 2 or self.positions.shape != self.targets.shape:
             raise ValueError(f"Metric.positions and targets must both be [texts, P]; got "
                              f"{self.positions.shape} and {self.targets.shape}")
@@ -65,7 +66,17 @@ class Metric:
         if self.kind == "logit_diff":
             if self.distractors is None or np.shape(self.distractors) != self.targets.shape:
                 raise ValueError("Metric.distractors must be [texts, P] for kind='logit_diff'")
-            self.distractors = np.asarray(self.distractors, np.int32)
+            self.distractors = int_array("Metric.distractors", self.distractors, 0)
+
+    def check(self, n_texts: int, seq: int, vocab: int) -> None:
+        """The metric fits the inputs: one row per text, positions < seq, ids < vocab."""
+        if self.positions.shape[0] != n_texts:
+            raise ValueError(f"metric covers {self.positions.shape[0]} texts, input_ids has "
+                             f"{n_texts}")
+        int_array("Metric.positions", self.positions, -1, seq)
+        int_array("Metric.targets", self.targets, 0, vocab)
+        if self.distractors is not None:
+            int_array("Metric.distractors", self.distractors, 0, vocab)
 
     def score(self, logits: tf.Tensor, rows: np.ndarray) -> tf.Tensor:
         """logits [rows, P, vocab] at this metric's positions for texts ``rows`` -> [rows]."""
@@ -95,7 +106,10 @@ def score(kind: str, logits: tf.Tensor, used: tf.Tensor, targets: tf.Tensor,
 
 def masked_lm_metric(labels: np.ndarray) -> Metric:
     """Masked-LM loss at the labelled positions (labels [texts, seq], -100 = not scored)."""
-    labels = np.asarray(labels)
+    labels = int_array("labels", labels, 0, allowed=(-100,), ndim=2)
+    if not (labels != -100).any(axis=1).all():
+        row = int(np.flatnonzero(~(labels != -100).any(axis=1))[0])
+        raise ValueError(f"labels: text {row + 1} has no labelled position (all -100)")
     n = int((labels != -100).sum(axis=1).max())
     positions = np.full((len(labels), n), -1, np.int32)
     targets = np.zeros((len(labels), n), np.int32)
@@ -111,9 +125,12 @@ def mask_random_tokens(ids: np.ndarray, mask: np.ndarray, special_ids: Iterable[
     """Mask a fixed, seeded share of each row's real non-special tokens, for a masked-LM loss
     metric on plain texts. Returns (masked ids, labels with -100 elsewhere); ``ids`` is not
     changed. A row with nothing to mask is a ValueError naming the row (1-based)."""
-    ids = np.array(ids, np.int32, copy=True)
+    ids = int_array("input_ids", ids, 0, ndim=2)
+    mask = mask_array("attention_mask", mask, ids.shape)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise ValueError(f"rate must be in (0, 1], got {rate!r}")
     labels = np.full(ids.shape, -100, np.int64)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_value("seed", seed))
     special = set(int(i) for i in special_ids)
     for row in range(len(ids)):
         cand = [p for p in range(ids.shape[1]) if mask[row, p] and int(ids[row, p]) not in special]
@@ -246,11 +263,18 @@ class SweepResult:
         return out
 
     def to_csv(self, path: str) -> None:
+        """Write the rows atomically: a temporary file in the same folder, then a rename, so an
+        interrupted or failed write (full disk) leaves any earlier file as it was."""
+        import io  # noqa: PLC0415
+
+        from ..model.files import write_atomic  # noqa: PLC0415
+
         rows = self.rows()
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
 # --- sweeps -------------------------------------------------------------------------------------
@@ -290,22 +314,50 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         raise ValueError(f"compile must be True, False or 'xla', got {compile!r}")
     cfg = model.config
     L, H = cfg.num_hidden_layers, cfg.num_attention_heads
-    ids = np.asarray(input_ids, np.int32)
-    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
-    if metric.positions.shape[0] != len(ids):
-        raise ValueError(f"metric covers {metric.positions.shape[0]} texts, input_ids has {len(ids)}")
+    ids = int_array("input_ids", input_ids, 0, cfg.vocab_size, ndim=2)
+    mask = np.ones_like(ids) if attention_mask is None else \
+        mask_array("attention_mask", attention_mask, ids.shape)
+    model.prepare_inputs(ids, attention_mask=mask)  # shapes and positions against the config
+    if not isinstance(metric, Metric):
+        raise TypeError(f"metric must be a Metric, got {type(metric).__name__}")
+    metric.check(len(ids), ids.shape[1], cfg.vocab_size)
+    rows, cols = np.nonzero(metric.positions >= 0)
+    on_pad = mask[rows, metric.positions[rows, cols]] == 0
+    if on_pad.any():
+        row, col = int(rows[on_pad][0]), int(metric.positions[rows[on_pad][0], cols[on_pad][0]])
+        raise ValueError(f"Metric.positions: text {row + 1} is scored at position {col}, which "
+                         "attention_mask marks as padding")
+    chunk_size = positive_int("chunk_size", chunk_size, allow_none=True)
+    memory_mb = positive_int("memory_mb", memory_mb)
+    if isinstance(conditions, (str, bytes)) or not isinstance(conditions, Iterable):
+        raise TypeError(f"conditions must be a list of [(layer, head), ...], got "
+                        f"{type(conditions).__name__}")
+    conditions = [list(c) if isinstance(c, Iterable) and not isinstance(c, (str, bytes))
+                  else _bad_condition(c) for c in conditions]
+    if not conditions:
+        raise ValueError("conditions is empty: give at least one set of (layer, head) pairs")
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(conditions):
+            raise ValueError(f"labels has {len(labels)} entries for {len(conditions)} "
+                             "conditions; give one label per condition")
     if chunk_size is None:
         seq = ids.shape[1]
         per_row = 4 * seq * (cfg.intermediate_size + 4 * cfg.hidden_size + 2 * H * seq)
         chunk_size = int(max(1, min(len(ids) * len(conditions), memory_mb * 2**20 // per_row)))
-    conds = [sorted(set((int(l), int(h)) for l, h in c)) for c in conditions]
+    conds = [sorted(set(_pair(p) for p in c)) for c in conditions]
     for c in conds:
         if not c or any(not (0 <= l < L and 0 <= h < H) for l, h in c):
             raise ValueError(f"conditions: {c} is empty or names a head outside {L} x {H}")
     if method == "mean":
         if means is None:
             raise ValueError("method='mean' needs means=head_means(model, reference_ids, mask)")
-        means = tf.constant(np.asarray(means, np.float32))
+        means = np.asarray(means)
+        if means.dtype.kind != "f" or means.shape != (L, H, cfg.head_dim) or \
+                not np.isfinite(means).all():
+            raise ValueError(f"means must be finite floats of shape [layers, heads, d_head] = "
+                             f"{(L, H, cfg.head_dim)}, got {means.dtype} {means.shape}")
+        means = tf.constant(means.astype(np.float32))
     n_texts = len(ids)
     all_rows = np.arange(n_texts)
     pos = np.maximum(metric.positions, 0)
@@ -369,6 +421,23 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
         ["+".join(f"L{l}H{h}" for l, h in c) for c in conds]
     return SweepResult(float(baseline_per_text.mean()), names, conds, per_text.mean(axis=1),
                        per_text, extra={"baseline_per_text": baseline_per_text})
+
+
+def _pair(pair: Any) -> tuple[int, int]:
+    """One (layer, head) pair of a condition, as ints (bools and floats refused)."""
+    try:
+        layer, head = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"conditions: each entry must be a (layer, head) pair, got {pair!r}") \
+            from None
+    for x in (layer, head):
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+            raise TypeError(f"conditions: layer and head must be ints, got {pair!r}")
+    return int(layer), int(head)
+
+
+def _bad_condition(c: Any) -> list:
+    raise TypeError(f"conditions: each condition must be a list of (layer, head) pairs, got {c!r}")
 
 
 def _run_distributed(model, strategy, ids, mask, metric, pos, jobs, mean_z):

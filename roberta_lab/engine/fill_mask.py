@@ -48,7 +48,7 @@ def fill_mask(model: Any, tokenizer: Any, text: str | list[str], *, top_k: int =
         texts = list(text)
     else:
         raise TypeError(f"text must be a str or a list of str, got {type(text).__name__}")
-    if not isinstance(top_k, int) or top_k < 1:
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise ValueError(f"top_k must be a positive int, got {top_k!r}")
     for t in texts:
         if not t.strip():

@@ -41,10 +41,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from ..model.arguments import int_array, mask_array, positive_int, real_number, seed_value
 from ..model.cache import KVCache
 from ..model.inputs import engine_inputs
 
 _NEG_INF = float("-inf")
+# Below this, sampling is greedy: dividing logits by it could overflow float32, and a draw could
+# only differ from the argmax on logits tied within ~20 * temperature.
+MIN_TEMPERATURE = 1e-6
 
 
 # --- logits -> next token (shared by every engine, so all three choose alike) -----------------
@@ -218,32 +222,26 @@ def check_arguments(model, input_ids, attention_mask, max_new_tokens, temperatur
         raise TypeError(f"model must be a TFRobertaForCausalLM, got {type(model).__name__}")
     if not cfg.is_decoder:
         raise ValueError("model must be a decoder (config.is_decoder=True) to generate")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)):
-        raise TypeError(f"max_new_tokens must be an int, got {type(max_new_tokens).__name__}")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    if not temperature > 0:
+    positive_int("max_new_tokens", max_new_tokens)
+    if not real_number("temperature", temperature) > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
-                              or top_k < 1):
-        raise ValueError(f"top_k must be an int >= 1 or None, got {top_k!r}")
-    if top_p is not None and not 0 < top_p <= 1:
+    positive_int("top_k", top_k, allow_none=True)
+    if top_p is not None and not 0 < real_number("top_p", top_p) <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     if compile not in (True, False, "xla"):
         raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
-    ids = np.asarray(input_ids.numpy() if hasattr(input_ids, "numpy") else input_ids)
+    ids = int_array("input_ids", input_ids, 0, cfg.vocab_size)
     if ids.ndim == 1:
         ids = ids[None]
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
-        raise ValueError(f"input_ids must be integer [batch, prompt], got {ids.dtype} {ids.shape}")
-    ids = ids.astype(np.int32)
+    if ids.ndim != 2 or 0 in ids.shape:
+        raise ValueError(f"input_ids must be integer [batch, prompt], got shape {ids.shape}")
     if attention_mask is None:  # as HF: pads in the prompt are masked when pad_token_id is known
         mask = (ids != pad_token_id) if pad_token_id is not None else np.ones_like(ids)
     else:
         mask = np.asarray(attention_mask.numpy() if hasattr(attention_mask, "numpy")
                           else attention_mask)
         mask = mask.reshape(ids.shape) if mask.size == ids.size else mask
-    mask = np.asarray(mask, np.int32)
+    mask = mask_array("attention_mask", mask, ids.shape)
     if (mask.sum(axis=1) == 0).any():
         raise ValueError("attention_mask has a row with no real token")
     limit = cfg.max_sequence_length
@@ -292,11 +290,19 @@ def generate(model, input_ids, attention_mask=None, *, max_new_tokens: int, do_s
     ids, mask, enc_kw = check_arguments(model, input_ids, attention_mask, max_new_tokens,
                                         temperature, top_k, top_p, pad_token_id, compile,
                                         encoder_hidden_states, encoder_attention_mask)
-    pad = 0 if pad_token_id is None else int(pad_token_id)
-    eos = -1 if eos_token_id is None else int(eos_token_id)
+    vocab = model.config.vocab_size
+    pad = 0 if pad_token_id is None else int(int_array("pad_token_id", pad_token_id, 0, vocab))
+    eos = -1 if eos_token_id is None else int(int_array("eos_token_id", eos_token_id, 0, vocab))
     if seed is None:  # follows the global seed (keras.utils.set_random_seed) when one is set
         seed = int(tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64))
+    seed = seed_value("seed", seed)
     top_k = None if top_k is None else int(top_k)
+    if do_sample not in (True, False):
+        raise TypeError(f"do_sample must be a bool, got {do_sample!r}")
+    if do_sample and temperature < MIN_TEMPERATURE:
+        # logits / temperature would overflow to inf (inf - inf = NaN): sampling at such a
+        # temperature is greedy decoding up to ties closer than ~20 * temperature.
+        do_sample = False
     if use_cache and compile:
         # XLA is the default: 4-9x faster per token than a plain graph on CPU (tiny and
         # 256x4 models, bench/bench_generation.py), for a slower first call.

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..model.arguments import int_array, mask_array, positive_int
 from ..model.inputs import engine_inputs
 from . import replicas
 from .ablation import Metric, score
@@ -59,8 +60,9 @@ def head_mask_gradients(model: Any, input_ids: np.ndarray, attention_mask: np.nd
     if compile not in (True, False, "xla"):
         raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
     cfg = model.config
-    ids = np.asarray(input_ids, np.int32)
-    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    ids = int_array("input_ids", input_ids, 0, model.config.vocab_size, ndim=2)
+    mask = np.ones_like(ids) if attention_mask is None else \
+        mask_array("attention_mask", attention_mask, ids.shape)
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
     inputs = model.prepare_inputs(ids, attention_mask=mask)  # checked eagerly, named errors
@@ -82,12 +84,14 @@ def michel_importance(model: Any, input_ids: np.ndarray, attention_mask: np.ndar
     """E_x |d L(x) / d xi_h| as [layers, heads]; per-layer l2-normalised when ``normalize``.
     With a ``tf.distribute`` ``strategy`` each batch's texts are spread over its replicas
     (``roberta_lab.replicas``). ``compile``: False, True or "xla", as in ``sweep``."""
-    ids = np.asarray(input_ids, np.int32)
-    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    ids = int_array("input_ids", input_ids, 0, model.config.vocab_size, ndim=2)
+    mask = np.ones_like(ids) if attention_mask is None else \
+        mask_array("attention_mask", attention_mask, ids.shape)
     cfg = model.config
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
     total = None
+    batch_size = positive_int("batch_size", batch_size)
     for start in range(0, len(ids), batch_size):
         part = slice(start, start + batch_size)
         sub = Metric(metric.kind, metric.positions[part], metric.targets[part],
@@ -133,8 +137,9 @@ def pruning_curve(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray 
         raise ValueError(f"step must be in (0, 1], got {step}")
     cfg = model.config
     L, H = cfg.num_hidden_layers, cfg.num_attention_heads
-    ids = np.asarray(input_ids, np.int32)
-    mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, np.int32)
+    ids = int_array("input_ids", input_ids, 0, model.config.vocab_size, ndim=2)
+    mask = np.ones_like(ids) if attention_mask is None else \
+        mask_array("attention_mask", attention_mask, ids.shape)
     current = np.ones((L, H), np.float32)
     per_step = max(1, int(round(step * L * H)))
 

@@ -40,6 +40,8 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
+from ..model.arguments import int_array, mask_array, positive_int
+
 
 @dataclass
 class LensResult:
@@ -106,13 +108,16 @@ def _choose_positions(ids: np.ndarray, mask: np.ndarray, positions: Any, causal:
         if len(pairs) == 0:
             raise ValueError(f"no <mask> token (id {mask_token_id}) in input_ids")
         return pairs
-    pos = np.asarray(positions, dtype=np.int64)
-    if pos.ndim <= 1:  # the same positions in every row; negative counts from the end
+    # Negative values count from the end, as in Python; anything else outside the input is an
+    # error, never wrapped onto another token.
+    pos = int_array("positions", positions, -seq, seq)
+    if pos.ndim <= 1:  # the same positions in every row
         pos = np.atleast_1d(pos) % seq
         return np.stack(np.meshgrid(np.arange(batch), pos, indexing="ij"), -1).reshape(-1, 2)
     if pos.ndim != 2 or pos.shape[1] != 2:
         raise ValueError(f"positions must be ints or (batch, position) pairs, got shape "
                          f"{pos.shape}")
+    int_array("positions[:, 0] (batch rows)", pos[:, 0], -batch, batch)
     return np.stack([pos[:, 0] % batch, pos[:, 1] % seq], axis=1)
 
 
@@ -129,7 +134,10 @@ def _targets(target_ids: Any, pairs: np.ndarray, ids: np.ndarray, mask: np.ndarr
         out[ok] = ids[pairs[ok, 0], nxt[ok]]
         out[ok] = np.where(mask[pairs[ok, 0], nxt[ok]] > 0, out[ok], -1)
         return out
-    t = np.asarray(target_ids, dtype=np.int64)
+    t = int_array("target_ids", target_ids, 0)
+    if t.ndim != 0 and t.size != n:
+        raise ValueError(f"target_ids must be one int or one per chosen position ({n}), got "
+                         f"{t.size}")
     return np.full(n, int(t)) if t.ndim == 0 else t.reshape(n)
 
 
@@ -154,16 +162,22 @@ def logit_lens(model: Any, input_ids: Any, attention_mask: Any = None, *,
     if lm_head is None:
         raise TypeError("logit_lens needs a model with an LM head (TFRobertaForMaskedLM or "
                         "TFRobertaForCausalLM)")
-    ids = np.asarray(input_ids)
+    ids = int_array("input_ids", input_ids, 0, model.config.vocab_size)
     if ids.ndim == 1:
         ids = ids[None]
+    if ids.ndim != 2:
+        raise ValueError(f"input_ids must be [batch, seq], got shape {ids.shape}")
+    positive_int("k", k)
     mask = np.ones_like(ids) if attention_mask is None else \
-        np.asarray(attention_mask).reshape(ids.shape)
+        mask_array("attention_mask", np.reshape(attention_mask, ids.shape)
+                   if np.size(attention_mask) == ids.size else attention_mask, ids.shape)
     if mask_token_id is None and tokenizer is not None:
         mask_token_id = tokenizer.mask_token_id
     causal = _is_causal(model)
     pairs = _choose_positions(ids, mask, positions, causal, mask_token_id)
     targets = _targets(target_ids, pairs, ids, mask, causal)
+    if target_ids is not None:
+        int_array("target_ids", targets, 0, model.config.vocab_size)
 
     n_layers = model.config.num_hidden_layers
     names = ["blocks.0.hook_resid_pre"] + [f"blocks.{l}.hook_resid_post" for l in range(n_layers)]

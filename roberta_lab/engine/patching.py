@@ -46,6 +46,12 @@ Condition = tuple  # (hook_name, bool array broadcastable to activation.shape[1:
 
 def logit_diff(correct_id: int, wrong_id: int, position: int = -1) -> Metric:
     """Metric: logits[:, position, correct] - logits[:, position, wrong] -> [batch]."""
+    from ..model.arguments import int_array  # noqa: PLC0415
+
+    correct_id, wrong_id = (int(int_array(n, v, 0, ndim=0))
+                            for n, v in (("correct_id", correct_id), ("wrong_id", wrong_id)))
+    position = int(int_array("position", position, ndim=0))
+
     def metric(out: Any) -> tf.Tensor:
         logits = out.logits if hasattr(out, "logits") else out[0]
         at = logits[:, position]
@@ -110,6 +116,9 @@ def run_conditions(model: Any, clean_ids: Any, corrupted_ids: Any, conditions: S
     """
     from tqdm.auto import tqdm
 
+    from ..model.arguments import positive_int  # noqa: PLC0415
+
+    positive_int("chunk_size", chunk_size)
     clean = _one_row(clean_ids, "clean_ids")
     corrupt = _one_row(corrupted_ids, "corrupted_ids")
     if clean.shape != corrupt.shape:

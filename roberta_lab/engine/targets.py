@@ -118,8 +118,7 @@ def compiled(model: Any, key: tuple, build: Callable[[], Callable], compile: boo
         return build()
     if compile not in (True, "xla"):
         raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
-    # In the model's registry (emptied on weight loads and dtype changes); keys may hold
-    # fresh closures' options, so the owner keeps the 16 most recent.
+    # The model's registry: emptied with the weights or dtype, keyed on the hooks of the call.
     return model.compiled_functions.get(
         "attribution", key + (compile,),
         lambda: tf.function(build(), jit_compile=compile == "xla", reduce_retracing=True),

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .config import RobertaConfig
+from .files import plain_name, read_json
 from .hub import hub_kwargs, resolve_file
 
 logger = logging.getLogger(__name__)
@@ -87,9 +89,22 @@ def _read_safetensors(path: str) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file  # noqa: PLC0415
 
     try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as err:
+        try:
+            return {k: _widen(v) for k, v in load_file(path).items()}
+        except TypeError:
+            # numpy has no bfloat16: read through TensorFlow and convert to float32, as HF
+            # does when it loads a bfloat16 checkpoint into a float32 model.
+            from safetensors.tensorflow import load_file as load_tf  # noqa: PLC0415
+
+            return {k: (v.numpy().astype(np.float32) if v.dtype.is_floating else v.numpy())
+                    for k, v in load_tf(path).items()}
+    except (SafetensorError, OSError, ValueError, TypeError) as err:
         raise ValueError(f"checkpoint file {path} is corrupted or truncated: {err}") from None
+
+
+def _widen(array: np.ndarray) -> np.ndarray:
+    """bfloat16 (numpy's ml_dtypes extension, once TensorFlow is loaded) -> float32."""
+    return array.astype(np.float32) if array.dtype.name == "bfloat16" else array
 
 
 def _read_h5(path: str) -> dict[str, np.ndarray]:
@@ -103,7 +118,7 @@ def _read_h5(path: str) -> dict[str, np.ndarray]:
                 if isinstance(obj, h5py.Dataset):
                     state[_tf_to_pt_name(name)] = np.asarray(obj)
             f.visititems(visit)
-    except OSError as err:
+    except (OSError, KeyError, ValueError, TypeError) as err:
         raise ValueError(f"checkpoint file {path} is corrupted or truncated: {err}") from None
     return {k: (v.T if v.ndim == 2 and k.endswith(".weight") and "embeddings" not in k else v)
             for k, v in state.items()}
@@ -130,6 +145,10 @@ def _read_pickle(path: str) -> dict[str, np.ndarray]:
     except Exception as err:  # noqa: BLE001  (torch raises many types for bad files)
         raise ValueError(f"checkpoint file {path} could not be read with weights-only "
                          f"unpickling: {err}") from None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"checkpoint file {path} does not hold a state dict (tensor names to "
+                         "tensors)")
     return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
 
 
@@ -163,15 +182,52 @@ def read_state(name_or_path: Any, *, allow_pickle: bool = False, use_safetensors
 
 
 def _read_sharded(name_or_path: Any, index_path: str, reader: Any, **hub: Any) -> dict:
-    weight_map = json.load(open(index_path, encoding="utf-8"))["weight_map"]
+    weight_map = read_json(index_path, "checkpoint index").get("weight_map")
+    if not isinstance(weight_map, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
+        raise ValueError(f"checkpoint index {index_path}: 'weight_map' must map tensor names to "
+                         "shard file names")
+    # Shard names come from a file: they must name files in the model folder, nothing else.
+    shards = sorted({plain_name(v, f"checkpoint index {index_path}")
+                     for v in weight_map.values()})
     state: dict[str, np.ndarray] = {}
-    for shard in sorted(set(weight_map.values())):
+    for shard in shards:
         state.update(reader(resolve_file(name_or_path, shard, **hub)))
     missing = set(weight_map) - set(state)
     if missing:
         raise ValueError(f"sharded checkpoint is missing tensors listed in its index: "
                          f"{sorted(missing)[:5]}")
     return state
+
+
+_LAYER = re.compile(r"(?:^|\.)encoder\.layer\.(\d+)\.")
+
+
+def check_state_shapes(state: dict[str, np.ndarray], config: RobertaConfig, source: Any, *,
+                       ignore_sizes: bool = False) -> None:
+    """The checkpoint's layer count and main shapes against ``config``, from the tensors alone
+    (no model is built). A config with more layers than the checkpoint is refused; fewer is
+    allowed (the extra checkpoint layers are reported as unused when loading)."""
+    layers = {int(m.group(1)) for k in state for m in [_LAYER.search(k)] if m}
+    if layers and config.num_hidden_layers > max(layers) + 1:
+        raise ValueError(f"{source}: config.num_hidden_layers={config.num_hidden_layers} but the "
+                         f"checkpoint holds {max(layers) + 1} layers")
+    if ignore_sizes:
+        return
+    h, i = config.hidden_size, config.intermediate_size
+    want = {"embeddings.word_embeddings.weight": ((config.vocab_size, h), "vocab_size"),
+            "embeddings.position_embeddings.weight": ((config.max_position_embeddings, h),
+                                                      "max_position_embeddings"),
+            "embeddings.token_type_embeddings.weight": ((config.type_vocab_size, h),
+                                                        "type_vocab_size"),
+            "encoder.layer.0.intermediate.dense.weight": ((i, h), "intermediate_size")}
+    for key, array in state.items():
+        for suffix, (shape, field) in want.items():
+            if (key == suffix or key.endswith("." + suffix)) and \
+                    tuple(np.shape(array)) != shape:
+                raise ValueError(f"{source}: checkpoint tensor {key} has the wrong shape "
+                                 f"{tuple(np.shape(array))}; the config (hidden_size={h}, "
+                                 f"{field}={getattr(config, field)}) expects {shape}")
 
 
 # --- assigning ----------------------------------------------------------------------------------
@@ -208,6 +264,7 @@ def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False
         if name not in table:
             continue
         var, transpose = table[name]
+        array = _widen(np.asarray(array))
         array = array.T if transpose else array
         if tuple(array.shape) != tuple(var.shape):
             mismatched.append((name, tuple(array.shape), tuple(var.shape)))
@@ -249,6 +306,9 @@ def from_pretrained(cls: Any, name_or_path: Any, *, config: RobertaConfig | None
         config = config.copy(**kwargs)
     state = read_state(name_or_path, allow_pickle=allow_pickle, use_safetensors=use_safetensors,
                        **hub)
+    # Before building: a config that disagrees with its weights (10x the layers, another
+    # vocabulary) must fail now, not after allocating a model for it.
+    check_state_shapes(state, config, name_or_path, ignore_sizes=ignore_mismatched_sizes)
     model = cls(config, **build)
     info = load_state(model, state, strict=strict, ignore_mismatched_sizes=ignore_mismatched_sizes)
     return (model, info) if output_loading_info else model
@@ -262,68 +322,139 @@ def state_dict(model: Any) -> dict[str, np.ndarray]:
 
 
 def _parse_size(size: int | str | None) -> int | None:
-    if size is None or isinstance(size, int):
-        return size
-    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
-    for unit, factor in units.items():
-        if size.upper().endswith(unit):
-            return int(float(size[: -len(unit)]) * factor)
-    raise ValueError(f"max_shard_size must be an int or like '200MB', got {size!r}")
+    if size is None:
+        return None
+    value = None
+    if isinstance(size, int) and not isinstance(size, bool):
+        value = size
+    elif isinstance(size, str):
+        units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
+        for unit, factor in units.items():
+            if size.upper().endswith(unit):
+                try:
+                    value = int(float(size[: -len(unit)]) * factor)
+                except (ValueError, OverflowError):
+                    value = None
+                break
+    if value is None or value < 1:
+        raise ValueError(f"max_shard_size must be a positive int or like '200MB', got {size!r}")
+    return value
+
+
+# Files that may sit in a model folder; a folder holding anything else (and no RoBERTa
+# config.json) is not written into, so a save never mixes a model into unrelated files.
+_FOLDER_FILES = set(_MODEL_FILES) | {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+    "merges.txt", "added_tokens.json", "generation_config.json", "README.md", "training_log.json",
+    ".gitattributes"}
+_SHARD = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
+
+
+def _model_folder_problem(target: Path) -> str | None:
+    """Why ``target`` must not be written into, or None when it may."""
+    if not target.exists():
+        return None
+    if not target.is_dir():
+        return "exists and is not a folder"
+    names = [p.name for p in target.iterdir()]
+    config = target / "config.json"
+    if config.exists():
+        try:
+            data = read_json(config, "config file")
+        except (OSError, ValueError):
+            return "holds a config.json that is not a model config"
+        if data.get("model_type") != "roberta":
+            return (f"holds a config.json of model_type {data.get('model_type')!r}, not a "
+                    "RoBERTa model folder")
+        return None
+    others = [n for n in names if n not in _FOLDER_FILES and not _SHARD.match(n)
+              and not n.startswith(".")]
+    if others:
+        return (f"is not a model folder (it holds {sorted(others)[:3]}"
+                f"{' ...' if len(others) > 3 else ''}); choose a new or empty folder")
+    return None
 
 
 def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | None = None) -> None:
-    """Write config.json + safetensors into a temporary folder, then swap it into place."""
+    """Write config.json + safetensors (sharded past ``max_shard_size``) into ``directory``.
+
+    Only the model's own files are written, each first to a temporary file in the folder, all
+    flushed to disk, then renamed into place (weights first, config.json last); a failure (full
+    disk, read-only folder, Ctrl-C) before the renames leaves the folder as it was. Other files
+    (a tokenizer, a README) are never touched; a path that is a file, or a folder that is not a
+    model folder (see ``_model_folder_problem``), is refused. Permissions are not changed: a
+    replaced file keeps its mode, a new one gets the umask's."""
     from safetensors.numpy import save_file  # noqa: PLC0415
 
-    target = Path(directory).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    target = Path(os.fspath(directory)).absolute()
+    problem = _model_folder_problem(target)
+    if problem:
+        raise ValueError(f"save_pretrained: {target} {problem}; nothing was written")
+    limit = _parse_size(max_shard_size)
     try:
-        if target.is_dir():  # keep the folder's other files (tokenizer, README) in the new one
-            for item in target.iterdir():
-                if item.is_file() and item.name not in _MODEL_FILES and \
-                        not item.name.startswith(("model-", "pytorch_model-")):
-                    shutil.copy2(item, tmp / item.name)
-        config = model.config.copy(architectures=[_ARCHITECTURES.get(type(model).__name__,
-                                                                      type(model).__name__)])
-        config.to_json_file(tmp / "config.json")
-        state = state_dict(model)
-        limit = _parse_size(max_shard_size)
-        meta = {"format": "pt"}
-        if limit is None or sum(a.nbytes for a in state.values()) <= limit:
-            save_file(state, str(tmp / SAFE_WEIGHTS), metadata=meta)
-        else:
-            shards, current, size = [], {}, 0
-            for name, array in state.items():
-                if current and size + array.nbytes > limit:
-                    shards.append(current)
-                    current, size = {}, 0
-                current[name] = array
-                size += array.nbytes
-            shards.append(current)
-            weight_map = {}
-            for i, shard in enumerate(shards, 1):
-                fname = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
-                save_file(shard, str(tmp / fname), metadata=meta)
-                weight_map.update({name: fname for name in shard})
-            index = {"metadata": {"total_size": int(sum(a.nbytes for a in state.values()))},
-                     "weight_map": weight_map}
-            (tmp / SAFE_INDEX).write_text(json.dumps(index, indent=2) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a saved model is for everyone
-        for item in tmp.iterdir():
-            os.chmod(item, 0o666 & ~umask)
-            with open(item, "rb") as f:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise type(err)(err.errno, f"save_pretrained: cannot create {target}: "
+                                   f"{err.strerror}") from None
+    config = model.config.copy(architectures=[_ARCHITECTURES.get(type(model).__name__,
+                                                                  type(model).__name__)])
+    state = state_dict(model)
+    meta = {"format": "pt"}
+    writers: list[tuple[str, Any]] = []  # (file name, fn(path) writing it)
+    if limit is None or sum(a.nbytes for a in state.values()) <= limit:
+        writers.append((SAFE_WEIGHTS, lambda p: save_file(state, p, metadata=meta)))
+    else:
+        shards, current, size = [], {}, 0
+        for name, array in state.items():
+            if current and size + array.nbytes > limit:
+                shards.append(current)
+                current, size = {}, 0
+            current[name] = array
+            size += array.nbytes
+        shards.append(current)
+        weight_map = {}
+        for i, shard in enumerate(shards, 1):
+            fname = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+            writers.append((fname, lambda p, shard=shard: save_file(shard, p, metadata=meta)))
+            weight_map.update({name: fname for name in shard})
+        index = {"metadata": {"total_size": int(sum(a.nbytes for a in state.values()))},
+                 "weight_map": weight_map}
+        text = json.dumps(index, indent=2) + "\n"
+        writers.append((SAFE_INDEX, lambda p: Path(p).write_text(text, encoding="utf-8")))
+    writers.append(("config.json", lambda p: Path(p).write_text(config.to_json_string(),
+                                                               encoding="utf-8")))
+    _write_files(target, writers)
+    # Stale weights that would shadow or contradict the new ones (the loader prefers
+    # model.safetensors over an index): only this model's own file names.
+    written = {name for name, _ in writers}
+    for item in target.iterdir():
+        if item.name not in written and (item.name in (SAFE_WEIGHTS, SAFE_INDEX) or
+                                         (_SHARD.match(item.name) and
+                                          item.name.endswith(".safetensors"))):
+            item.unlink()
+
+
+def _write_files(target: Path, writers: list[tuple[str, Any]]) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    temps: list[tuple[str, Path]] = []
+    try:
+        for name, write in writers:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=target)
+            os.close(fd)
+            temps.append((name, Path(tmp)))
+            write(tmp)
+            with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            old.rmdir()
-            os.rename(target, old)
-        os.rename(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+            old = target / name
+            mode = stat.S_IMODE(old.stat().st_mode) if old.is_file() else 0o666 & ~umask
+            os.chmod(tmp, mode)
+        for name, tmp in temps:
+            os.replace(tmp, target / name)
+    except BaseException as err:
+        for _, tmp in temps:
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise type(err)(err.errno, f"save_pretrained: cannot write into {target}: "
+                                       f"{err.strerror}; nothing was replaced") from None
         raise

@@ -8,6 +8,13 @@ registry whenever one of those changes: ``set_compute_dtype``, weight loads
 (``load_weights``, checkpoint loading), ``reset_hooks``. Variables are read by reference, so
 training steps need no invalidation.
 
+Hooks are per call (``hook_points``: a thread's ``with model.hooks()`` is invisible to other
+threads), so they cannot be handled by invalidation alone: a registry built with ``state`` (the
+model's ``hook_state``) adds the hooks a call would run to every key, here once for every owner,
+and a trace made under one thread's hooks is never reused by a call with other hooks. The
+registry is shared by threads: lookups and insertions hold a lock (building does not, so two
+threads may build the same function; the first one stored wins).
+
 Example:
     >>> reg = CompiledFunctions()
     >>> f = reg.get("demo", ("square",), lambda: (lambda x: x * x))
@@ -19,35 +26,52 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Callable
 
 
 class CompiledFunctions:
     """Compiled functions by (owner, key). ``limit`` bounds an owner's entries (least recently
-    used dropped), for owners whose keys include fresh closures (hooked runs)."""
+    used dropped), for owners whose keys include fresh closures (hooked runs). ``state``: a
+    function returning a hashable part added to every key (the model's ``hook_state``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: Callable[[], Any] | None = None) -> None:
         self._owners: dict[str, OrderedDict] = {}
+        self._state = state
+        self._lock = threading.Lock()
 
     def get(self, owner: str, key: Any, build: Callable[[], Callable],
             limit: int | None = None) -> Callable:
         """The function registered under (owner, key), built by ``build()`` the first time."""
-        fns = self._owners.setdefault(owner, OrderedDict())
-        if key in fns:
-            fns.move_to_end(key)
-            return fns[key]
-        while limit is not None and len(fns) >= limit:
-            fns.popitem(last=False)
-        fns[key] = fn = build()
+        if self._state is not None:
+            state = self._state()
+            if state:  # no hooks: the plain key, so entries() shows what the owner chose
+                key = (key, state)
+        with self._lock:
+            fns = self._owners.setdefault(owner, OrderedDict())
+            if key in fns:
+                fns.move_to_end(key)
+                return fns[key]
+        fn = build()
+        with self._lock:
+            fns = self._owners.setdefault(owner, OrderedDict())
+            if key in fns:  # another thread built it meanwhile: one function per key
+                return fns[key]
+            while limit is not None and len(fns) >= limit:
+                fns.popitem(last=False)
+            fns[key] = fn
         return fn
 
     def entries(self, owner: str) -> dict[Any, Callable]:
         """A copy of one owner's functions by key (for inspection and tests)."""
-        return dict(self._owners.get(owner, {}))
+        with self._lock:
+            return dict(self._owners.get(owner, {}))
 
     def clear(self) -> None:
-        self._owners.clear()
+        with self._lock:
+            self._owners.clear()
 
     def __len__(self) -> int:
-        return sum(len(fns) for fns in self._owners.values())
+        with self._lock:
+            return sum(len(fns) for fns in self._owners.values())

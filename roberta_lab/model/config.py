@@ -19,6 +19,7 @@ import json
 import os
 from typing import Any
 
+from .files import read_json, write_atomic
 from .hub import hub_kwargs, resolve_file
 
 # HF's class defaults (transformers RobertaConfig + PretrainedConfig). Note that the *class*
@@ -54,8 +55,64 @@ _DEFAULTS: dict[str, Any] = {
     "model_type": "roberta",
 }
 
+_POSITIVE_INTS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                  "intermediate_size", "max_position_embeddings", "type_vocab_size")
+_TOKEN_IDS = ("pad_token_id", "bos_token_id", "eos_token_id")
+_BOOLS = ("use_cache", "is_decoder", "add_cross_attention", "tie_word_embeddings", "return_dict",
+          "output_attentions", "output_hidden_states", "tf_legacy_loss")
+_PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout")
+# Far beyond any RoBERTa, small enough that a typo (an extra zero or two) is caught before a
+# model is built: sizes are allocated as [vocab, hidden], [layers] x [hidden, intermediate].
+_MAX_SIZE = 2**24
+_MAX_LAYERS = 1024
+_MAX_PARAMS = 10**11  # 400 GB of float32: a config beyond this is a typo, not a model
+
 _ACTIVATIONS = ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "quick_gelu", "relu",
                 "silu", "swish", "tanh", "sigmoid", "linear")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_field(name: str, value: Any) -> None:
+    """One field's type and range; a TypeError/ValueError naming ``RobertaConfig.<name>``."""
+    field = f"RobertaConfig.{name}"
+    if name in _POSITIVE_INTS:
+        if not _is_int(value) or not 0 < value <= _MAX_SIZE:
+            raise ValueError(f"{field} must be a positive int (at most {_MAX_SIZE}), got {value!r}")
+    elif name in _TOKEN_IDS:
+        if value is not None and (not _is_int(value) or value < 0):
+            raise ValueError(f"{field} must be a non-negative int or None, got {value!r}")
+    elif name in _BOOLS:
+        if not isinstance(value, bool):
+            raise TypeError(f"{field} must be true or false, got {value!r}")
+    elif name in _PROBABILITIES:
+        if value is None and name == "classifier_dropout":
+            return
+        if not _is_real(value) or not 0.0 <= value < 1.0:
+            raise ValueError(f"{field} must be a number in [0, 1), got {value!r}")
+    elif name == "layer_norm_eps":
+        if not _is_real(value) or not 0.0 < value < 1.0:
+            raise ValueError(f"{field} must be a positive number below 1 (e.g. 1e-5), got "
+                             f"{value!r}")
+    elif name == "initializer_range":
+        if not _is_real(value) or not 0.0 <= value < float("inf"):
+            raise ValueError(f"{field} must be a finite number >= 0, got {value!r}")
+    elif name == "hidden_act":
+        if not isinstance(value, str) or value not in _ACTIVATIONS:
+            raise ValueError(f"{field} must be one of {_ACTIVATIONS}, got {value!r}")
+    elif name == "position_embedding_type":
+        if value != "absolute":
+            # HF TF 4.37 silently ignores the relative settings; we refuse rather than be wrong.
+            raise ValueError(f"{field}: only 'absolute' is implemented, got {value!r}")
+    elif name == "model_type":
+        if not isinstance(value, str):
+            raise TypeError(f"{field} must be a string, got {value!r}")
 
 
 class RobertaConfig:
@@ -107,32 +164,48 @@ class RobertaConfig:
         return len(self.extra.get("id2label", {0: "LABEL_0", 1: "LABEL_1"}))
 
     # --- checks -----------------------------------------------------------------------------
-    def _validate(self) -> None:
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
-            value = self.__dict__[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"RobertaConfig.{name} must be a positive int, got {value!r}")
+    def _validate(self, source: str | None = None) -> None:
+        """Every field's type and range, then the fields' consistency; errors name the field
+        (and ``source``, the file it came from)."""
+        try:
+            for name in _DEFAULTS:
+                _check_field(name, self.__dict__[name])
+            self._check_consistency()
+        except (TypeError, ValueError) as err:
+            if source is None:
+                raise
+            raise type(err)(f"{source}: {err}") from None
+
+    def _check_consistency(self) -> None:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"RobertaConfig.hidden_size ({self.hidden_size}) must be a multiple of "
                 f"num_attention_heads ({self.num_attention_heads})")
-        if self.hidden_act not in _ACTIVATIONS:
-            raise ValueError(f"RobertaConfig.hidden_act must be one of {_ACTIVATIONS}, "
-                             f"got {self.hidden_act!r}")
-        if self.position_embedding_type != "absolute":
-            # HF TF 4.37 silently ignores the relative settings; we refuse rather than be wrong.
-            raise ValueError("RobertaConfig.position_embedding_type: only 'absolute' is "
-                             f"implemented, got {self.position_embedding_type!r}")
         if self.add_cross_attention and not self.is_decoder:
             raise ValueError("RobertaConfig.add_cross_attention=True needs is_decoder=True")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            p = self.__dict__[name]
-            if not 0.0 <= float(p) < 1.0:
-                raise ValueError(f"RobertaConfig.{name} must be in [0, 1), got {p!r}")
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+            value = self.__dict__[name]
+            if value is not None and value >= self.vocab_size:
+                raise ValueError(f"RobertaConfig.{name} ({value}) must be < vocab_size "
+                                 f"({self.vocab_size})")
+        if self.num_hidden_layers > _MAX_LAYERS:
+            raise ValueError(f"RobertaConfig.num_hidden_layers ({self.num_hidden_layers}) is "
+                             f"beyond any RoBERTa (at most {_MAX_LAYERS} here)")
+        h, i = self.hidden_size, self.intermediate_size
+        params = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) * h + \
+            self.num_hidden_layers * (4 * h * h + 2 * h * i)
+        if params > _MAX_PARAMS:
+            raise ValueError(f"RobertaConfig: vocab_size={self.vocab_size}, hidden_size={h}, "
+                             f"num_hidden_layers={self.num_hidden_layers}, intermediate_size={i} "
+                             f"make {params:.3g} weights, beyond {_MAX_PARAMS:.0e} (a typo?)")
+        if self.max_sequence_length < 1:
+            raise ValueError(f"RobertaConfig.max_position_embeddings ({self.max_position_embeddings})"
+                             f" must exceed pad_token_id + 1 ({self.padding_idx + 1}): RoBERTa's "
+                             "positions start after the pad index")
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key in _DEFAULTS:
+            _check_field(key, value)
             self.__dict__[key] = value
         elif key in type(self).__dict__ and isinstance(type(self).__dict__[key], property):
             raise AttributeError(f"RobertaConfig.{key} is derived and cannot be set")
@@ -158,28 +231,32 @@ class RobertaConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> "RobertaConfig":
+    def from_dict(cls, data: dict[str, Any], *, _source: str | None = None,
+                  **overrides: Any) -> "RobertaConfig":
         if not isinstance(data, dict):
             raise TypeError(f"config must be a dict, got {type(data).__name__}")
         merged = dict(data)
         merged.update(overrides)
-        return cls(**merged)
+        if _source is None:
+            return cls(**merged)
+        if not all(isinstance(k, str) for k in merged):
+            raise ValueError(f"{_source}: config keys must be strings")
+        try:
+            return cls(**merged)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{_source}: {err}") from None
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def to_json_file(self, path: str | os.PathLike) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
+        write_atomic(path, self.to_json_string().encode("utf-8"))
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> "RobertaConfig":
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"config file {path} is not valid JSON: {err}") from None
-        return cls.from_dict(data)
+        """Read and validate ``path``; every problem names the file (and the field)."""
+        data = read_json(path, "config file")
+        return cls.from_dict(data, _source=f"config file {os.fspath(path)}")
 
     def copy(self, **overrides: Any) -> "RobertaConfig":
         return self.from_dict(self.to_dict(), **overrides)
@@ -192,7 +269,8 @@ class RobertaConfig:
     def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> "RobertaConfig":
         """Load ``config.json`` from a folder, a bundled model name or a hub id."""
         path = resolve_file(name_or_path, "config.json", **hub_kwargs(kwargs))
-        return cls.from_dict(json.load(open(path, encoding="utf-8")), **kwargs)
+        return cls.from_dict(read_json(path, "config file"), _source=f"config file {path}",
+                             **kwargs)
 
     # --- presets ----------------------------------------------------------------------------
     @classmethod

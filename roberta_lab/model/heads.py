@@ -93,20 +93,30 @@ class RobertaLMHead(ConfigLayer):
 
 
 def masked_mean_loss(labels: tf.Tensor, logits: tf.Tensor, legacy: bool) -> tf.Tensor:
-    """Cross-entropy over tokens whose label is not -100: their mean, or the per-token vector."""
+    """Cross-entropy over tokens whose label is not -100: their mean, or the per-token vector.
+
+    A batch whose labels are all -100 has loss 0 and gradient 0 (as recent Keras losses do;
+    HF's 0/0 gives NaN, which ``fit`` would write into every weight). A label outside
+    [0, vocab) that reached here (graphs: XLA drops the asserts) makes the loss NaN, never a
+    plausible number."""
     labels = tf.reshape(labels, [-1])
     logits = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
     active = tf.not_equal(labels, -100)
+    valid = tf.logical_or(tf.logical_not(active), tf.logical_and(
+        labels >= 0, labels < tf.shape(logits, out_type=labels.dtype)[-1]))
     if legacy:
         return tf.nn.sparse_softmax_cross_entropy_with_logits(
             tf.boolean_mask(labels, active), tf.boolean_mask(logits, active))
     per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        tf.nn.relu(labels), tf.cast(logits, tf.float32))
+        tf.clip_by_value(labels, 0, tf.shape(logits, out_type=labels.dtype)[-1] - 1),
+        tf.cast(logits, tf.float32))
+    per_token = tf.where(valid, per_token, tf.constant(float("nan"), per_token.dtype))
     weights = tf.cast(active, per_token.dtype)
-    # 0/0 -> nan when every label is -100, as in HF: there is nothing to average.
-    # A scalar, not HF 4.37's (1,): under NumPy 2 ``float()`` of a (1,) tensor raises, and the
-    # seed's own example does ``round(float(outputs.loss), 2)``.
-    return tf.reduce_sum(per_token * weights) / tf.reduce_sum(weights)
+    # where(), not a product: 0 * NaN would hide an invalid label; the ignored tokens' terms are
+    # exactly 0 and so is their gradient. A scalar, not HF 4.37's (1,): under NumPy 2 ``float()``
+    # of a (1,) tensor raises, and the seed's own example does ``round(float(outputs.loss), 2)``.
+    total = tf.reduce_sum(tf.where(active, per_token, tf.zeros_like(per_token)))
+    return total / tf.maximum(tf.reduce_sum(weights), 1.0)
 
 
 class _LMModel(RobertaPreTrainedModel):

@@ -7,14 +7,55 @@ graph op. Functions run eagerly, or at trace time inside ``tf.function``/XLA (th
 TensorFlow ops, and the traced graph contains them).
 
 A hook function has TransformerLens' signature ``fn(activation, hook) -> None | tensor``: return
-None to only read, or a tensor of the same shape to replace the activation.
+None to only read, or a tensor of the same shape and dtype to replace the activation (checked at
+every call and every trace, naming the hook: statically where shapes are known, else by an
+assert in graphs and, under XLA where asserts are dropped, by a NaN result).
+
+Hook state belongs to a call, not to the model: hooks attached with ``model.hooks()`` (and so by
+``run_with_hooks``/``run_with_cache``) live in a ``contextvars`` registry, visible only to the
+thread (or asyncio task) that attached them, so concurrent calls on one model never see each
+other's hooks. ``HookPoint.add`` attaches a persistent hook that every call sees.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
 
 HookFn = Callable[[Any, "HookPoint"], Any]
+
+# HookPoint -> the functions this call attached, in order. Replaced, never mutated, so a
+# context that copied it (a thread started inside a ``with``) cannot be changed by another.
+_CALL_HOOKS: contextvars.ContextVar[dict] = contextvars.ContextVar("roberta_lab_hooks", default={})
+
+
+@contextlib.contextmanager
+def call_hooks(pairs: Iterable[tuple["HookPoint", HookFn]]) -> Iterator[None]:
+    """Attach (hook point, fn) pairs for this thread's calls inside the ``with`` block."""
+    new = dict(_CALL_HOOKS.get())
+    for point, fn in pairs:
+        if not callable(fn):
+            raise TypeError(f"hook for {point.name!r} must be callable, got {type(fn).__name__}")
+        new[point] = new.get(point, ()) + (fn,)
+    token = _CALL_HOOKS.set(new)
+    try:
+        yield
+    finally:
+        _CALL_HOOKS.reset(token)
+
+
+def attached_fns(point: "HookPoint") -> tuple:
+    """The functions a call made here would run at ``point`` (persistent, then this call's)."""
+    return tuple(point.fns) + _CALL_HOOKS.get().get(point, ())
+
+
+def any_attached(points: Iterable["HookPoint"]) -> bool:
+    """Whether a call made here would run a hook at any of ``points``."""
+    active = _CALL_HOOKS.get()
+    return any(p.fns or p in active for p in points)
 
 
 class HookPoint:
@@ -33,19 +74,50 @@ class HookPoint:
         self.fns.clear()
 
     def __call__(self, x: Any) -> Any:
-        for fn in self.fns:
+        fns = self.fns
+        active = _CALL_HOOKS.get()
+        if active and self in active:
+            fns = list(fns) + list(active[self])
+        for fn in fns:
             result = fn(x, self)
             if result is not None:
-                if getattr(result, "shape", None) is not None and hasattr(x, "shape") and \
-                        tuple(result.shape) != tuple(x.shape) and \
-                        None not in tuple(x.shape) and None not in tuple(result.shape):
-                    raise ValueError(f"hook on {self.name!r} returned shape {tuple(result.shape)}; "
-                                     f"expected {tuple(x.shape)}")
-                x = result
+                x = self._checked(x, result)
         return x
+
+    def _checked(self, x: Any, result: Any) -> Any:
+        """``result`` if it can replace ``x`` (same dtype and shape); else an error naming the
+        hook. Shapes unknown at trace time are checked when the graph runs."""
+        import tensorflow as tf  # noqa: PLC0415  (loaded by then; keeps this module light)
+
+        if isinstance(result, np.ndarray):
+            result = tf.convert_to_tensor(result)
+        if not isinstance(result, (tf.Tensor, tf.Variable)):
+            raise TypeError(f"hook on {self.name!r} returned {type(result).__name__}; return None "
+                            "or a tensor like its input")
+        if result.dtype != x.dtype:
+            raise TypeError(f"hook on {self.name!r} returned dtype {result.dtype.name}; expected "
+                            f"{x.dtype.name} (tf.cast the result)")
+        got, want = result.shape, x.shape
+        if got.rank != want.rank or any(a is not None and b is not None and a != b
+                                        for a, b in zip(got.as_list(), want.as_list())):
+            raise ValueError(f"hook on {self.name!r} returned shape {tuple(got)}; expected "
+                             f"{tuple(want)}")
+        if got.is_fully_defined() and want.is_fully_defined():
+            return result
+        ok = tf.reduce_all(tf.equal(tf.shape(result), tf.shape(x)))
+        check = tf.debugging.Assert(ok, [f"hook on {self.name!r} returned a tensor whose shape "
+                                         "differs from its input's", tf.shape(result),
+                                         tf.shape(x)])
+        with tf.control_dependencies([check]):
+            result = tf.identity(result)
+        # XLA drops the assert: a wrong shape gives NaN, never a silently broadcast answer.
+        return tf.where(ok, result, tf.constant(float("nan"), result.dtype))
 
     def __repr__(self) -> str:
         return f"HookPoint({self.name!r}, {len(self.fns)} fn)"
+
+    # Identity semantics (the registry is keyed by the point itself).
+    __hash__ = object.__hash__
 
 
 def iter_hook_points(obj: Any, _seen: set[int] | None = None) -> Iterator[HookPoint]:

@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from .activation_cache import ActivationCache
-from .hook_points import HookFn, HookPoint, hook_names, iter_hook_points
+from .hook_points import (HookFn, HookPoint, any_attached, attached_fns, call_hooks, hook_names,
+                          iter_hook_points)
 
 MAX_COMPILED_RUNS = 32  # compiled hook sets kept per model (least recently used dropped)
 
@@ -80,21 +81,30 @@ class HookedRootMixin:
                         f"{type(name_or_predicate).__name__}")
 
     @contextlib.contextmanager
-    def hooks(self, fwd_hooks: Iterable[tuple[NameOrPredicate, HookFn]] = ()) -> Iterator[Any]:
-        """Attach hooks for the duration of a ``with`` block; they are removed on exit."""
-        attached: list[tuple[HookPoint, HookFn]] = []
-        try:
-            for name_or_pred, fn in fwd_hooks:
-                for point in self.hook_points(name_or_pred):
-                    point.add(fn)
-                    attached.append((point, fn))
+    def hooks(self, fwd_hooks: Any = ()) -> Iterator[Any]:
+        """Attach hooks for the duration of a ``with`` block, for this thread's calls only
+        (other threads using the model do not see them); they are removed on exit."""
+        pairs = [(point, fn) for name_or_pred, fn in _hook_list(fwd_hooks)
+                 for point in self.hook_points(name_or_pred)]
+        with call_hooks(pairs):
             yield self
-        finally:
-            for point, fn in reversed(attached):
-                point.fns.remove(fn)
+
+    def has_hooks(self) -> bool:
+        """Whether a call from this thread would run any hook (persistent or attached here)."""
+        return any_attached(self.hook_dict.values())
+
+    def hook_state(self) -> tuple:
+        """A hashable key of the hooks a call from here would run: the model's registry of
+        compiled functions adds it to every key, since a trace bakes in the hooks attached
+        while tracing."""
+        if not self.has_hooks():
+            return ()
+        return tuple((name, tuple(_Ident(f) for f in attached_fns(point)))
+                     for name, point in self.hook_dict.items() if attached_fns(point))
 
     def reset_hooks(self) -> None:
-        """Remove every hook, and the compiled runs traced with hooks."""
+        """Remove the persistent hooks (``HookPoint.add``), and the compiled runs traced with
+        hooks; ``with`` blocks clean up their own."""
         for point in self.hook_dict.values():
             point.clear()
         self.invalidate_compiled()
@@ -103,11 +113,11 @@ class HookedRootMixin:
     def run_with_hooks(self, *args: Any, fwd_hooks: Iterable[tuple[NameOrPredicate, HookFn]] = (),
                        compile: bool | str = False, **kwargs: Any) -> Any:
         """Call the model with hooks attached; ``compile`` as in the module docstring."""
-        fwd_hooks = list(fwd_hooks)
+        fwd_hooks = _hook_list(fwd_hooks)
         if not compile:
             with self.hooks(fwd_hooks):
                 return self(*args, **kwargs)
-        key = ("hooks", tuple((_ident(n), id(f)) for n, f in fwd_hooks))
+        key = ("hooks", tuple((_ident(n), _Ident(f)) for n, f in fwd_hooks))
         return self._run_compiled(key, fwd_hooks, None, compile, args, kwargs)[0]
 
     def run_with_cache(self, *args: Any, names_filter: NamesFilter = None,
@@ -124,12 +134,12 @@ class HookedRootMixin:
         names = [n for n in self.hook_dict if keep(n)]
         if not names:
             raise ValueError(f"names_filter={names_filter!r} selects no hook; see model.hook_dict")
-        fwd_hooks = list(fwd_hooks)
+        fwd_hooks = _hook_list(fwd_hooks)
         if compile:
             if return_tensors:
                 raise ValueError("return_tensors=True needs compile=False (tensors of a compiled "
                                  "call carry no gradient tape)")
-            key = ("cache", tuple(names), tuple((_ident(n), id(f)) for n, f in fwd_hooks))
+            key = ("cache", tuple(names), tuple((_ident(n), _Ident(f)) for n, f in fwd_hooks))
             out, store = self._run_compiled(key, fwd_hooks, names, compile, args, kwargs)
         else:
             store: dict[str, Any] = {}
@@ -181,8 +191,48 @@ class HookedRootMixin:
         return fn(_as_tensors(first), _as_tensors(tensors))
 
 
+class _Ident:
+    """A key part that compares by identity and keeps its object alive: a compiled run keyed on
+    ``id(fn)`` could be reused by a new function that got a dead one's id."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Ident) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+
 def _ident(name_or_pred: NameOrPredicate) -> Any:
-    return name_or_pred if isinstance(name_or_pred, str) else id(name_or_pred)
+    return name_or_pred if isinstance(name_or_pred, str) else _Ident(name_or_pred)
+
+
+def _hook_list(fwd_hooks: Any) -> list[tuple[NameOrPredicate, HookFn]]:
+    """``fwd_hooks`` as a list of (name or predicate, function) pairs; a dict {name: fn} is
+    accepted too. Anything else is a TypeError that says what was expected."""
+    if isinstance(fwd_hooks, Mapping):
+        fwd_hooks = list(fwd_hooks.items())
+    if isinstance(fwd_hooks, (str, bytes)) or not isinstance(fwd_hooks, Iterable):
+        raise TypeError("fwd_hooks must be a list of (name or predicate, function) pairs, got "
+                        f"{type(fwd_hooks).__name__}")
+    out = []
+    for entry in fwd_hooks:
+        if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+            raise TypeError("fwd_hooks must be a list of (name or predicate, function) pairs; "
+                            f"got the entry {entry!r}")
+        name, fn = entry
+        if not (isinstance(name, str) or callable(name)):
+            raise TypeError(f"fwd_hooks: a hook is selected by a name or a predicate, got "
+                            f"{type(name).__name__} {name!r}")
+        if not callable(fn):
+            raise TypeError(f"fwd_hooks: the hook for {name!r} must be callable, got "
+                            f"{type(fn).__name__}")
+        out.append((name, fn))
+    return out
 
 
 def _as_tensors(value: Any) -> Any:

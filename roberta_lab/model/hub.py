@@ -77,27 +77,46 @@ def local_folder(name_or_path: str | os.PathLike) -> Path | None:
     text = os.fspath(name_or_path)
     if not text:
         raise ValueError("name_or_path is empty")
-    if os.path.isdir(text):
-        return Path(text)
-    if text.startswith(BUNDLED_PREFIX):
-        folder = data_dir() / text[len(BUNDLED_PREFIX):]
-        if not folder.is_dir():
+    if text.startswith(BUNDLED_PREFIX) and not os.path.isdir(text):
+        # A bundled name is one folder of data/: never a path that could leave it.
+        name = text[len(BUNDLED_PREFIX):]
+        folder = data_dir() / name
+        if not name or name in (".", "..") or any(c in name for c in "/\\\0") or \
+                not folder.is_dir():
             raise ValueError(f"name_or_path={text!r}: no such bundled model; bundled models are "
                              f"{bundled_models()}")
         return folder
+    if os.path.isdir(text):
+        return Path(text)
     if os.path.exists(text) or text.startswith((".", "/", "~")) or text.count("/") > 1:
         raise ValueError(f"name_or_path={text!r} is not a folder")
     return None
+
+
+def _inside(folder: Path, path: Path) -> None:
+    """A file of a model folder must not be a link to somewhere else (the hub cache's own links
+    from ``snapshots/<rev>/`` into ``blobs/`` excepted)."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    allowed = [base]
+    if folder.parent.name == "snapshots":  # huggingface_hub's cache layout
+        allowed.append(os.path.realpath(folder.parent.parent / "blobs"))
+    if not any(os.path.commonpath([real, a]) == a for a in allowed):
+        raise ValueError(f"{path} points outside its model folder (to {real}); refusing to "
+                         "read it")
 
 
 def resolve_file(name_or_path: str | os.PathLike, filename: str, *, required: bool = True,
                  **hub: Any) -> str | None:
     """Local path of ``filename`` for a folder, bundled name or hub id; None if absent and not
     ``required``. Hub files are downloaded (or read from the cache) with huggingface_hub."""
+    from .files import plain_name  # noqa: PLC0415
+
+    plain_name(filename, f"file name in {os.fspath(name_or_path)}")  # stays in its folder
     folder = local_folder(name_or_path)
     if folder is not None:
         path = folder / filename
         if path.is_file():
+            _inside(folder, path)
             return str(path)
         if required:
             raise FileNotFoundError(f"{filename} not found in {folder}")
@@ -129,13 +148,28 @@ def resolve_file(name_or_path: str | os.PathLike, filename: str, *, required: bo
             return None
     try:
         return huggingface_hub.hf_hub_download(os.fspath(name_or_path), filename, **hub)
+    except huggingface_hub.utils.LocalEntryNotFoundError:  # (a subclass: first)
+        # Offline (HF_HUB_OFFLINE=1 or local_files_only) and not cached: absent for our purposes
+        # when optional, a clear error when required.
+        if required:
+            raise FileNotFoundError(_not_cached(name_or_path, filename, hub)) from None
+        return None
     except EntryNotFoundError:
         if required:
             raise FileNotFoundError(f"{filename} not found in hub repo {name_or_path}") from None
         return None
-    except huggingface_hub.utils.LocalEntryNotFoundError:
-        # Offline (HF_HUB_OFFLINE=1 or local_files_only) and not cached: absent for our purposes
-        # when optional, a clear error when required.
-        if required:
-            raise
-        return None
+    except (huggingface_hub.utils.RepositoryNotFoundError,
+            huggingface_hub.utils.RevisionNotFoundError) as err:
+        raise FileNotFoundError(f"hub repo {os.fspath(name_or_path)!r}: "
+                                f"{str(err).splitlines()[0]}") from None
+
+
+def _not_cached(name_or_path: Any, filename: str, hub: dict[str, Any]) -> str:
+    from huggingface_hub import constants  # noqa: PLC0415
+
+    where = f"{filename} of hub repo {os.fspath(name_or_path)!r} is not in the local cache"
+    if constants.HF_HUB_OFFLINE:
+        return f"{where} and offline mode is on (HF_HUB_OFFLINE=1): nothing can be downloaded"
+    if hub.get("local_files_only"):
+        return f"{where} and local_files_only=True: nothing can be downloaded"
+    return f"{where} and it could not be downloaded (no network?)"

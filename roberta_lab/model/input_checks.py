@@ -49,6 +49,37 @@ MASKS = ("attention_mask", "head_mask", "encoder_attention_mask")
 FLOATS = ("inputs_embeds", "encoder_hidden_states")
 
 
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+_NARROW_EXACT = (tf.int8, tf.int16, tf.uint8, tf.uint16, tf.int32)
+
+
+def to_int32(name: str, value: Any, dtype: tf.DType) -> tf.Tensor:
+    """An integer tensor or array as int32, never wrapped around.
+
+    Values are compared in their own dtype before the cast: a known value outside int32 (an
+    int64 ``real_id + 2**32``, a huge uint64) is a ValueError naming ``name``; a symbolic one
+    (inside ``tf.function``/XLA) is clipped to int32's ends in its own dtype, which every range
+    check downstream refuses (assert, or a NaN row under XLA) instead of a wrapped, plausible id.
+    """
+    if dtype in _NARROW_EXACT:
+        return tf.cast(value, tf.int32) if dtype != tf.int32 else tf.convert_to_tensor(value)
+    arr = value if isinstance(value, np.ndarray) else None
+    if arr is None and (tf.executing_eagerly() or not tf.is_symbolic_tensor(value)):
+        arr = np.asarray(value.numpy()) if hasattr(value, "numpy") else None
+    if arr is None and isinstance(value, tf.Tensor):
+        arr = tf.get_static_value(value)
+    if arr is not None:
+        bad = arr[(arr < INT32_MIN) | (arr > INT32_MAX)]
+        if bad.size:
+            raise ValueError(f"{name} has out-of-range values {bad[:5].tolist()} (dtype "
+                             f"{dtype.name}; checked before any cast, never wrapped to int32)")
+        return tf.constant(np.asarray(arr).astype(np.int32))
+    t = tf.convert_to_tensor(value)
+    low = 0 if dtype.is_unsigned else INT32_MIN
+    clipped = tf.clip_by_value(t, tf.cast(low, dtype), tf.cast(INT32_MAX, dtype))
+    return tf.cast(clipped, tf.int32)
+
+
 def dtype_of(name: str, value: Any) -> tf.DType:
     try:
         return tf.as_dtype(value.dtype)
@@ -243,6 +274,15 @@ def _check_values(config: RobertaConfig, v: dict[str, Any]) -> None:
                                                             f"{config.vocab_size})"])
             with tf.control_dependencies([check]):
                 v["labels"] = tf.identity(labels)
+    for name in ("attention_mask", "encoder_attention_mask"):
+        t = v[name]
+        if t is not None and not tf.executing_eagerly() and tf.is_symbolic_tensor(t):
+            # Soft values (0.5) would silently half-attend; in graphs an assert refuses them
+            # (XLA drops it: poison_invalid_rows makes such a row NaN instead).
+            check = tf.debugging.Assert(tf.reduce_all(_is_01(t)),
+                                        [f"{name} must hold 0 (masked) or 1 (attend)"])
+            with tf.control_dependencies([check]):
+                v[name] = tf.identity(t)
     for name in MASKS + FLOATS:
         t = v[name]
         if t is None or not tf.executing_eagerly():
@@ -256,8 +296,14 @@ def _check_values(config: RobertaConfig, v: dict[str, Any]) -> None:
                              f"{np.unique(t.numpy())[:5].tolist()}")
 
 
+def _is_01(t: tf.Tensor) -> tf.Tensor:
+    return tf.logical_or(tf.equal(t, 0), tf.equal(t, 1))
+
+
 def poison_invalid_rows(config: RobertaConfig, x: tf.Tensor, input_ids: tf.Tensor | None,
-                        position_ids: tf.Tensor, token_type_ids: tf.Tensor) -> tf.Tensor:
+                        position_ids: tf.Tensor, token_type_ids: tf.Tensor,
+                        attention_mask: tf.Tensor | None = None,
+                        encoder_attention_mask: tf.Tensor | None = None) -> tf.Tensor:
     """x [batch, seq, d_model] with every row that used an out-of-range id set to NaN.
 
     Only in graphs: eager calls were checked in ``prepare`` already. Under XLA (where asserts are
@@ -274,4 +320,9 @@ def poison_invalid_rows(config: RobertaConfig, x: tf.Tensor, input_ids: tf.Tenso
     for t, limit in checks:
         row_ok = tf.reduce_all(tf.logical_and(t >= 0, t < limit), axis=1)  # [batch]
         ok = row_ok if ok is None else tf.logical_and(ok, row_ok)
+    for mask in (attention_mask, encoder_attention_mask):
+        if mask is not None:  # [batch, keys] or [batch, q, keys]: 0/1 only
+            flat = tf.reshape(mask, [tf.shape(mask)[0], -1])
+            ok = tf.logical_and(ok, tf.reduce_all(_is_01(flat), axis=1))
     return tf.where(ok[:, None, None], x, tf.constant(float("nan"), x.dtype))
+

@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from .cache import KVCache, tf_structure
 from .config import RobertaConfig
-from .input_checks import FLOATS, MASKS, check_shapes, dtype_of
+from .input_checks import FLOATS, MASKS, check_shapes, dtype_of, to_int32
 
 BASE_SIGNATURE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask",
                   "inputs_embeds", "encoder_hidden_states", "encoder_attention_mask",
@@ -168,7 +168,7 @@ def to_tensor(name: str, value: Any, kind: str) -> tf.Tensor | None:
     if kind == "int":
         if not dtype.is_integer:
             raise TypeError(f"{name} must hold integer ids, got dtype {dtype.name}")
-        return tf.cast(value, tf.int32) if dtype != tf.int32 else tf.convert_to_tensor(value)
+        return to_int32(name, value, dtype)
     if kind == "float":
         if not dtype.is_floating:
             raise TypeError(f"{name} must be a floating tensor, got dtype {dtype.name}")

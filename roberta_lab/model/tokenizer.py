@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 
+from .files import read_json
 from .hub import hub_kwargs, resolve_file
 
 SPECIAL_DEFAULTS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
@@ -82,21 +83,36 @@ class RobertaTokenizer:
         config_path = resolve_file(name_or_path, "tokenizer_config.json", required=False, **hub)
         settings: dict[str, Any] = {}
         if config_path:
-            settings.update(json.load(open(config_path, encoding="utf-8")))
+            settings.update(read_json(config_path, "tokenizer config"))
         special_path = resolve_file(name_or_path, "special_tokens_map.json", required=False, **hub)
         if special_path:
-            for key, value in json.load(open(special_path, encoding="utf-8")).items():
+            for key, value in read_json(special_path, "special tokens map").items():
+                if isinstance(value, dict) and "content" not in value:
+                    raise ValueError(f"special tokens map {special_path}: {key!r} has no "
+                                     "'content'")
                 settings.setdefault(key, value["content"] if isinstance(value, dict) else value)
         settings.update(kwargs)
         tok_json = resolve_file(name_or_path, "tokenizer.json", required=False, **hub)
-        if tok_json:
-            tokenizer = Tokenizer.from_file(tok_json)
-        else:
-            vocab = resolve_file(name_or_path, "vocab.json", **hub)
-            merges = resolve_file(name_or_path, "merges.txt", **hub)
-            tokenizer = build_bpe(vocab, merges, bool(settings.get("add_prefix_space", False)),
-                                  settings)
-        return cls(tokenizer, **_init_kwargs(settings))
+        source = tok_json
+        try:
+            if tok_json:
+                tokenizer = Tokenizer.from_file(tok_json)
+            else:
+                vocab = resolve_file(name_or_path, "vocab.json", **hub)
+                merges = resolve_file(name_or_path, "merges.txt", **hub)
+                source = f"{vocab} / {merges}"
+                read_json(vocab, "vocabulary")
+                tokenizer = build_bpe(vocab, merges, bool(settings.get("add_prefix_space", False)),
+                                      settings)
+            return cls(tokenizer, **_init_kwargs(settings))
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the tokenizers library raises bare Exceptions
+            if source and source in str(err):
+                raise
+            raise ValueError(f"tokenizer files {source} could not be loaded: "
+                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                             ) from None
 
     def save_pretrained(self, directory: str | os.PathLike) -> tuple[str, ...]:
         """Write ``tokenizer.json``, ``vocab.json``, ``merges.txt`` and the two HF json files."""

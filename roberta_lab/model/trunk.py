@@ -87,7 +87,8 @@ class RobertaMainLayer(ConfigLayer):
             types = tf.zeros([batch, seq], tf.int32)
         x = self.embeddings(ids, positions, types, embeds, training=training)
         # Graphs only: rows with out-of-range ids become NaN (XLA drops asserts, clamps gathers).
-        x = poison_invalid_rows(cfg, x, ids, positions, types)
+        x = poison_invalid_rows(cfg, x, ids, positions, types, mask,
+                                inputs.encoder_attention_mask)
 
         self_mask = self.self_mask(mask, seq, past_len, key_len)
         enc_states, enc_mask = inputs.encoder_hidden_states, inputs.encoder_attention_mask
@@ -170,9 +171,11 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
     def __init__(self, config: RobertaConfig, **kw):
         if not isinstance(config, RobertaConfig):
             raise TypeError(f"config must be a RobertaConfig, got {type(config).__name__}")
+        config._validate()  # fields may have been set one by one since construction
         super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
-        self.compiled_functions = CompiledFunctions()
+        # Keys carry the hooks a call would run (hook state is per call, per thread).
+        self.compiled_functions = CompiledFunctions(state=self.hook_state)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -212,8 +215,7 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
 
     def _run(self, inputs: ForwardInputs, training: bool) -> Any:
         training = check_training(training)
-        if self.compiled_forward and tf.executing_eagerly() and \
-                not any(hp.fns for hp in self.hook_dict.values()):
+        if self.compiled_forward and tf.executing_eagerly() and not self.has_hooks():
             # One function per input structure (which inputs are given, their ranks, the flags):
             # reduce_retracing then only relaxes sizes, never ranks the code branches on.
             fn = self.compiled_functions.get(
@@ -279,7 +281,9 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
         loss = getattr(y_pred, "loss", None) if isinstance(y_pred, dict) else None
         if loss is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
-        return tf.reduce_mean(loss)
+        # The legacy per-token loss of an all-ignored batch is empty: its mean is 0, not NaN.
+        size = tf.cast(tf.size(loss), loss.dtype)
+        return tf.reduce_sum(loss) / tf.maximum(size, 1.0)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if isinstance(y_pred, dict) and "logits" in y_pred:

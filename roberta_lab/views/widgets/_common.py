@@ -12,7 +12,6 @@ import functools
 import html
 import io
 import os
-import tempfile
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -24,6 +23,32 @@ __all__ = ["WidgetInputError", "load_model", "load_tokenizer", "encode_text", "g
 
 class WidgetInputError(ValueError):
     """Bad user input (no ``<mask>``, empty text, too long...): shown as a message."""
+
+
+MAX_TOP_K = 200  # more candidates than a figure can show legibly (and a vocabulary-sized draw hangs)
+
+
+def int_argument(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
+    """A widget's integer argument in [low, high]; anything else (a negative ``top_k``, a
+    float, a bool) is a WidgetInputError naming it, before any work.
+
+    >>> int_argument("top_k", 5, 1, 100)
+    5
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise WidgetInputError(f"{name} must be an integer, got {value!r}.")
+    if value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise WidgetInputError(f"{name} must be {bound}, got {value}.")
+    return int(value)
+
+
+def rate_argument(name: str, value: Any) -> float:
+    """A share in (0, 1]; anything else is a WidgetInputError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+            or not 0 < value <= 1:
+        raise WidgetInputError(f"{name} must be a number in (0, 1], got {value!r}.")
+    return float(value)
 
 
 # --- models and tokenizers ------------------------------------------------------------------
@@ -150,19 +175,15 @@ def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> str:
-    """Write bytes to a temp file beside ``path`` and os.replace it in."""
+    """Write bytes to a temp file beside ``path`` and os.replace it in (see
+    ``roberta_lab.model.files.write_atomic``: a folder or an unwritable path is refused, a
+    failure leaves any earlier file as it was)."""
+    from roberta_lab.model.files import write_atomic as write  # noqa: PLC0415
+
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write(path, data)
     return path
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._common import (ShellMixin, WidgetInputError, export_figure, figure_bytes, guarded,
-                      new_image, put_image, resolve)
+                      int_argument, new_image, put_image, resolve)
 from .ablation_controller import DEFAULT_TEXT, HeadAblationController
 
 __all__ = ["HeadAblationController", "HeadAblationWidget", "head_ablation"]
@@ -41,6 +41,7 @@ class HeadAblationWidget(ShellMixin):
         self._syncing = False
         self.buttons: list[list[Any]] = []
         try:
+            int_argument("k", k, 0)
             model, tokenizer = resolve(model, tokenizer, "mlm")
             self.controller = HeadAblationController(model, tokenizer, text, texts=texts,
                                                      top_k=top_k)
@@ -63,7 +64,7 @@ class HeadAblationWidget(ShellMixin):
         self.layer_select = W.Dropdown(options=list(range(L)), description="layer")
         self.layer_button = W.Button(description="ablate layer")
         self.reset_button = W.Button(description="reset")
-        self.k_slider = W.IntSlider(value=min(k, L * H), min=0, max=max(L * H, 1), description="k")
+        self.k_slider = W.IntSlider(value=min(k if isinstance(k, int) and k >= 0 else 0, L * H), min=0, max=max(L * H, 1), description="k")
         self.least_button = W.Button(description="k least important")
         self.most_button = W.Button(description="k most important")
         self.sweep_button = W.Button(description="single-head sweep")

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._common import WidgetInputError, encode_text, heatmap_figure, new_figure
+from ._common import (WidgetInputError, encode_text, heatmap_figure, MAX_TOP_K, int_argument, new_figure,
+                      rate_argument)
 
 DEFAULT_TEXT = "The capital of France is <mask>."
 
@@ -21,8 +22,11 @@ class HeadAblationController:
                  seed: int = 0):
         from roberta_lab.engine.ablation import masked_lm_metric  # noqa: PLC0415
 
-        self.model, self.tokenizer, self.top_k = model, tokenizer, int(top_k)
         cfg = model.config
+        self.model, self.tokenizer = model, tokenizer
+        self.top_k = int_argument("top_k", top_k, 1, min(cfg.vocab_size, MAX_TOP_K))
+        mask_rate = rate_argument("mask_rate", mask_rate)
+        seed = int_argument("seed", seed, 0, 2**32 - 1)
         self.n_layers, self.n_heads = cfg.num_hidden_layers, cfg.num_attention_heads
         self.head_mask = np.ones((self.n_layers, self.n_heads), np.float32)
         self._importance: np.ndarray | None = None

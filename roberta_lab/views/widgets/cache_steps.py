@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ._common import (ShellMixin, WidgetInputError, clamp_window, encode_text, export_figure,
-                      guarded, head_options, heatmap_figure, new_figure, new_image, resolve,
+                      guarded, head_options, heatmap_figure, int_argument, MAX_TOP_K, new_figure,
+                      new_image, resolve,
                       token_labels)
 
 DEFAULT_PROMPT = "The keys to the cabinet"  # mini-causal: " which the friend follows are red."
@@ -35,6 +36,8 @@ class CacheStepsController:
         from roberta_lab.engine.step_trace import trace_generation  # noqa: PLC0415
 
         cfg = model.config
+        max_new_tokens = int_argument("max_new_tokens", max_new_tokens, 1)
+        top_k = int_argument("top_k", top_k, 1, min(cfg.vocab_size, MAX_TOP_K))
         if not cfg.is_decoder:
             raise WidgetInputError("Cache steps need a causal model (config.is_decoder=True), "
                                    "e.g. roberta-lab/mini-causal.")

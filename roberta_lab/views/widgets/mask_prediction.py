@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._common import (ShellMixin, WidgetInputError, encode_text, export_figure, figure_bytes,
-                      guarded, load_model, load_tokenizer, new_figure, new_image,
-                      put_image)
+                      guarded, int_argument, load_model, load_tokenizer, MAX_TOP_K, new_figure,
+                      new_image, put_image)
 
 DEFAULT_TEXT = "The capital of France is <mask>."
 
@@ -64,7 +64,7 @@ class MaskPredictionController:
         self.sources = _sources(models, tokenizer)
         if not self.sources:
             raise WidgetInputError("No model given.")
-        self.top_k = int(top_k)
+        self.top_k = int_argument("top_k", top_k, 1, MAX_TOP_K)
         self.current = next(iter(self.sources))
         self.text: str | None = None
         self.result: list[MaskPrediction] = []
