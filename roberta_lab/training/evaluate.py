@@ -4,10 +4,12 @@
     python -m roberta_lab.training.evaluate causal  [--model roberta-lab/mini-causal]
     python -m roberta_lab.training.evaluate seq2seq [--model roberta-lab/mini-seq2seq]
 
-mlm: probe accuracy (``probes.score_probes``) overall and per kind, the Paris check, and the
-held-out masked-LM loss (``heldout.txt``, masking fixed by ``--seed``).
-causal: held-out loss and perplexity, agreement minimal pairs (the right verb number more
-probable than the wrong one) and greedy continuations of a few prompts.
+mlm: everyday cloze top-1/top-5 (``cloze.score_cloze``), probe accuracy (``probes.score_probes``)
+overall and per kind, the Paris check, and the held-out masked-LM loss (``heldout.txt``, masking
+fixed by ``--seed``; also on the everyday corpus's new held-out lines when it is built).
+causal: held-out loss and perplexity, induction on repeated random tokens (loss ratio, per-head
+induction and previous-token scores: ``induction.induction_report``), agreement minimal pairs
+(the right verb number more probable than the wrong one) and greedy continuations.
 seq2seq: greedy exact match on ``seq2seq_heldout.tsv`` and cross-attention on the aligned
 source position (``seq2seq_task.aligned_source_position``).
 
@@ -31,12 +33,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from roberta_lab.training import cloze as cloze_mod  # noqa: E402
 from roberta_lab.training import probes as probes_mod  # noqa: E402
+from roberta_lab.training.induction import induction_report  # noqa: E402
 from roberta_lab.training import seq2seq_task  # noqa: E402
 from roberta_lab.training.train import (BOS, EOS, MASK, PAD, causal_labels, encode_lines,  # noqa: E402
                                         mlm_mask, pack_lines, read_lines)
 
 CORPUS_DIR = "data/corpus"
+EVERYDAY_DIR = "data/corpus-everyday"
 PROBES_PATH = "data/probes/mlm_probes.jsonl"
 PARIS_TEXT = "The capital of France is <mask>."
 CAUSAL_PROMPTS = ["The capital of France is", "After Monday comes", "The keys to the cabinet",
@@ -103,9 +108,9 @@ def paris_check(model, tok, k=5):
             "topk": [[t, round(float(p[i]), 4)] for t, i in zip(tokens, top)]}
 
 
-def heldout_mlm_loss(model, tok, seq_len=64, batch=64, seed=0, max_lines=0):
+def heldout_mlm_loss(model, tok, seq_len=64, batch=64, seed=0, max_lines=0, path=None):
     """Mean masked-LM cross-entropy over heldout.txt (packed rows, masking fixed by seed)."""
-    lines = read_lines(os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
+    lines = read_lines(path or os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
     rows = pack_lines(encode_lines(tok, lines), seq_len)
     rng = np.random.default_rng(seed)
     total, count = 0.0, 0
@@ -167,11 +172,22 @@ def evaluate_mlm(name, args):
         d["accuracy"] = round(d["n_correct"] / d["n"], 4)
     examples = [{"text": f["text"], "answer": f["answer"],
                  "predicted": tok.decode(f["predicted_ids"])} for f in fails[:args.show_failures]]
-    return {"model": name, "probes": {**res, "per_subkind": by_sub}, "paris": paris_check(model, tok),
+    cz = cloze_mod.score_cloze(model, tok)
+    return {"model": name, "cloze": {"n": cz["n"], "top1": cz["top1"], "top5": cz["top5"],
+                                     "file": os.path.relpath(cloze_mod.CLOZE_PATH, cloze_mod.ROOT),
+                                     "items": cz["items"]},
+            "probes": {**res, "per_subkind": by_sub}, "paris": paris_check(model, tok),
             "heldout_mlm": heldout_mlm_loss(model, tok, max_lines=args.max_heldout),
+            "heldout_everyday_mlm": _everyday_heldout(heldout_mlm_loss, model, tok),
             "head_roles": head_roles(model, tok),
             "bfloat16_top1_agreement": bfloat16_agreement(model, tok),
             "failure_examples": examples, "seconds": round(time.time() - t0, 1)}
+
+
+def _everyday_heldout(fn, model, tok):
+    """``fn`` on the everyday corpus's new held-out lines (fortunes), when that corpus is built."""
+    path = os.path.join(EVERYDAY_DIR, "heldout_everyday.txt")
+    return fn(model, tok, path=path) if os.path.isfile(path) else None
 
 
 # --------------------------------------------------------------------------- causal LM
@@ -225,8 +241,8 @@ def agreement_minimal_pairs(model, tok, items=None):
             "per_subkind": {k: float(np.mean(v)) for k, v in sorted(per.items())}}
 
 
-def heldout_causal_loss(model, tok, seq_len=64, batch=64, max_lines=0):
-    lines = read_lines(os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
+def heldout_causal_loss(model, tok, seq_len=64, batch=64, max_lines=0, path=None):
+    lines = read_lines(path or os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
     rows = pack_lines(encode_lines(tok, lines), seq_len)
     total, count = 0.0, 0
     for i in range(0, len(rows), batch):
@@ -245,6 +261,8 @@ def evaluate_causal(name, args):
     model = TFRobertaForCausalLM.from_pretrained(name)
     tok = AutoTokenizer.from_pretrained(name)
     return {"model": name, "heldout": heldout_causal_loss(model, tok, max_lines=args.max_heldout),
+            "heldout_everyday": _everyday_heldout(heldout_causal_loss, model, tok),
+            "induction": induction_report(model),
             "agreement_minimal_pairs": agreement_minimal_pairs(model, tok),
             "greedy": [{"prompt": p, "continuation": greedy_continue(model, tok, p)}
                        for p in CAUSAL_PROMPTS]}

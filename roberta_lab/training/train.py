@@ -31,6 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from roberta_lab.training.induction import add_repeats  # noqa: E402
+
 BOS, PAD, EOS, UNK, MASK = 0, 1, 2, 3, 4
 N_SPECIAL = 5  # ids below this are special tokens
 TOKENIZER_DIR = "data/tokenizer"
@@ -284,8 +286,12 @@ class Trainer:
             pos, lab = gather_masked(labels, self.k_masked)
             return inputs, (ids != PAD).astype(np.int32), pos, lab
         if self.args.task == "causal":
-            ids = self.rows[idx]
-            return ids, (ids != PAD).astype(np.int32), causal_labels(ids)
+            a = self.args
+            ids, first = add_repeats(self.rows[idx], self.rng, a.repeat_frac, a.repeat_min,
+                                     a.repeat_max, self.cfg.vocab_size)
+            labels = causal_labels(ids)
+            labels[first] = -100
+            return ids, (ids != PAD).astype(np.int32), labels
         src, tgt = self.src[idx], self.tgt[idx]
         return src, (src != PAD).astype(np.int32), tgt, (tgt != PAD).astype(np.int32), causal_labels(tgt)
 
@@ -468,6 +474,11 @@ def parse_args(argv=None):
                     help="stop (and save) after this much training time; 0 = no limit")
     ap.add_argument("--max-lines", type=int, default=0, help="use only the first N corpus lines")
     ap.add_argument("--init", help="start from the weights in this folder (e.g. a checkpoint)")
+    ap.add_argument("--repeat-frac", type=float, default=0.0,
+                    help="causal: share of rows given a random token span twice in a row "
+                         "(induction heads; see induction.py)")
+    ap.add_argument("--repeat-min", type=int, default=6, help="shortest repeated span")
+    ap.add_argument("--repeat-max", type=int, default=24, help="longest repeated span")
     ap.add_argument("--corpus", default=CORPUS_DIR)
     ap.add_argument("--tokenizer", default=TOKENIZER_DIR)
     argv = sys.argv[1:] if argv is None else [str(x) for x in argv]
@@ -479,6 +490,8 @@ def parse_args(argv=None):
     args.batch = args.batch or batch
     args.seq_len = args.seq_len or seq_len
     args.lr = args.lr or lr
+    if args.repeat_frac and args.task != "causal":
+        ap.error("--repeat-frac is for the causal task")
     return args
 
 
