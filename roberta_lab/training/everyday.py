@@ -117,8 +117,10 @@ def main(argv=None):
     ap.add_argument("--out", default="data/corpus-everyday")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--gcide", action="store_true", help="add GCIDE (GPL-2+; not in the bundled models)")
+    ap.add_argument("--fortune-copies", type=int, default=2,
+                    help="0 leaves the fortunes out (quotations of unclear provenance)")
     a = ap.parse_args(argv)
-    m = build_everyday(a.out, a.seed, gcide=a.gcide)
+    m = build_everyday(a.out, a.seed, gcide=a.gcide, fortune_copies=a.fortune_copies)
     for name, info in m["files"].items():
         print(f"{name}: {info['lines']} lines, {info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256']}")
     print(json.dumps(m["counts"]), f"built in {m['build_seconds']} s")

@@ -30,8 +30,8 @@ HAS_START = _has_start()
 
 
 def test_chains_run_in_order():
-    assert [s.name for s in recipes.chain("mini-mlm")] == ["mlm-stage3", "mini-mlm"]
-    assert [s.name for s in recipes.chain("mini-causal")] == ["mlm-stage3", "mini-causal"]
+    assert [s.name for s in recipes.chain("mini-mlm")] == ["mlm-stage3", "mlm-stage4", "mini-mlm"]
+    assert [s.name for s in recipes.chain("mini-causal")] == ["mlm-stage3", "causal-stage1", "mini-causal"]
     assert [s.name for s in recipes.chain("mini-seq2seq")] == ["mini-seq2seq"]
     with pytest.raises(ValueError, match="model must be one of"):
         recipes.chain("roberta-base")
@@ -44,6 +44,7 @@ def test_every_stage_is_step_only_and_parses(name):
     assert args["max_minutes"] == 0  # the clock never sets the schedule, so reruns repeat
     assert args["out"] == os.path.join("/w", name)
     assert args["init"] == (os.path.join("/w", stage.init.removeprefix("git:")) if stage.init else None)
+    assert args["corpus"] == recipes.corpus_of(stage) and recipes.corpus_of(stage) in recipes.CORPUS_SHA256
 
 
 @pytest.mark.parametrize("model", sorted(recipes.MODEL_SHA256))
@@ -113,20 +114,27 @@ def test_run_repeats_stages_resumes_and_compares(tmp_path, monkeypatch, capsys):
 def test_run_chains_from_the_git_start(tmp_path):
     work, calls = str(tmp_path), []
     recipes.run("mini-causal", work, _fake_train(calls))
-    assert [c[0] for c in calls] == ["mlm", "causal"]
+    assert [c[0] for c in calls] == ["mlm", "causal", "causal"]
     assert calls[0][calls[0].index("--init") + 1] == os.path.join(work, "mlm-stage2")
     assert calls[1][calls[1].index("--init") + 1] == os.path.join(work, "mlm-stage3")
+    assert calls[2][calls[2].index("--init") + 1] == os.path.join(work, "causal-stage1")
+    assert "--repeat-frac" in calls[2]
     recipes.run("mini-mlm", work, _fake_train(calls))  # stage 3 is shared and kept
-    assert [c[0] for c in calls] == ["mlm", "causal", "mlm"] and "3e-4" in calls[2]
+    assert [c[0] for c in calls] == ["mlm", "causal", "causal", "mlm", "mlm"] and "3e-4" in calls[3]
+    assert calls[4][calls[4].index("--corpus") + 1] == "data/corpus-everyday"
 
 
 def test_corpus_check_names_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="roberta_lab.training.corpus"):
         recipes.check_corpus(str(tmp_path))
-    for name in recipes.CORPUS_SHA256:
+    for name in recipes.CORPUS_SHA256["data/corpus"]:
         (tmp_path / name).write_text("not the corpus\n")
     with pytest.raises(ValueError, match="differs"):
         recipes.check_corpus(str(tmp_path))
+    with pytest.raises(ValueError, match="differs"):
+        recipes.check_corpus(str(tmp_path), "data/corpus-everyday")
+    with pytest.raises(FileNotFoundError, match="roberta_lab.training.everyday"):
+        recipes.check_corpus(str(tmp_path / "none"), "data/corpus-everyday")
 
 
 def test_list_prints_every_chain(capsys):
@@ -135,4 +143,5 @@ def test_list_prints_every_chain(capsys):
     for model in recipes.MODEL_SHA256:
         assert f"{model}:" in out
     assert f"--init /w/mlm-stage2 (start: git {recipes.START_REF[:7]}:data/mini-mlm)" in out
-    assert "--lr 3e-4 --warmup 0.02 --seed 5 --out /w/mini-mlm --init /w/mlm-stage3" in out
+    assert "--lr 3e-4 --warmup 0.02 --seed 5 --out /w/mlm-stage4 --init /w/mlm-stage3" in out
+    assert "--repeat-frac 0.5" in out and "--out /w/mini-causal --init /w/causal-stage1" in out
