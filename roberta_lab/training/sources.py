@@ -14,9 +14,9 @@ pure function of the package files.
 >>> import os, tempfile
 >>> d = tempfile.mkdtemp()
 >>> _ = open(os.path.join(d, "food"), "w").write(
-...     "Eat your greens.\\n%\\nA cup of tea\\nsolves most things.\\n\\t-- Anon\\n%\\n$ ls\\n%\\n")
+...     "Eat your greens every day.\\n%\\nA cup of tea\\nsolves most things.\\n\\t-- Anon\\n%\\n$ ls\\n%\\n")
 >>> fortune_lines(d, files=["food"])
-['Eat your greens.', 'A cup of tea solves most things.']
+['Eat your greens every day.', 'A cup of tea solves most things.']
 """
 from __future__ import annotations
 
