@@ -62,31 +62,23 @@ STAGES = {  # "git:mlm-stage2" is START_REF's mini-mlm, written to --work/mlm-st
     "mlm-stage3": Stage("mlm-stage3", "git:mlm-stage2",
                         ("mlm", "--steps", "5000", "--batch", "32", "--jit", "--lr", "1e-3",
                          "--warmup", "0.02", "--seed", "2")),
-    # The mini-mlm bundled until issue 19 (probes 87.4%, everyday cloze 5% top-1).
-    "mlm-stage4": Stage("mlm-stage4", "mlm-stage3",
-                        ("mlm", "--steps", "2000", "--batch", "32", "--jit", "--lr", "3e-4",
-                         "--warmup", "0.02", "--seed", "5")),
-    # Issue 19: continued on the everyday corpus.
-    "mini-mlm": Stage("mini-mlm", "mlm-stage4",
-                      ("mlm", "--corpus", "data/corpus-everyday", "--steps", "250", "--batch", "32",
-                       "--jit", "--lr", "1e-3", "--warmup", "0.03", "--seed", "11",
-                       "--max-lines", "100000", "--ckpt-minutes", "4", "--log-every", "10")),
-    # The mini-causal bundled until issue 19 (no induction).
-    "causal-stage1": Stage("causal-stage1", "mlm-stage3",
-                           ("causal", "--steps", "2300", "--batch", "32", "--jit", "--lr", "1e-3",
-                            "--warmup", "0.02", "--seed", "3")),
-    # Issue 19: half the rows get a random token span twice (induction heads).
-    "mini-causal": Stage("mini-causal", "causal-stage1",
-                         ("causal", "--steps", "250", "--batch", "32", "--jit", "--lr", "1e-3",
-                          "--warmup", "0.02", "--seed", "7", "--repeat-frac", "0.5",
-                          "--max-lines", "60000", "--ckpt-minutes", "4", "--log-every", "10")),
+    "mini-mlm": Stage("mini-mlm", "mlm-stage3",
+                      ("mlm", "--steps", "2000", "--batch", "32", "--jit", "--lr", "3e-4",
+                       "--warmup", "0.02", "--seed", "5")),
+    "mini-causal": Stage("mini-causal", "mlm-stage3",
+                         ("causal", "--steps", "2300", "--batch", "32", "--jit", "--lr", "1e-3",
+                          "--warmup", "0.02", "--seed", "3")),
     "mini-seq2seq": Stage("mini-seq2seq", "",
                           ("seq2seq", "--steps", "800", "--seed", "0", "--jit")),
-}
-# sha256 of the weights of stages that were bundled before (checked when a chain passes them).
-STAGE_SHA256 = {
-    "mlm-stage4": "5bdefb8c5a189260108154501dcedf5d704759f8cb067a19612de2359f6a0ae5",
-    "causal-stage1": "8c32a1ed518cb4a601e1f63cb4f3a94d2aaa6500837328307ac525e47c472cfb",
+    # Issue 19 experiments (not bundled: see data/README.md, "Issue 19").
+    "mlm-everyday": Stage("mlm-everyday", "mini-mlm",
+                          ("mlm", "--corpus", "data/corpus-everyday", "--steps", "250", "--batch", "32",
+                           "--jit", "--lr", "1e-3", "--warmup", "0.03", "--seed", "11",
+                           "--max-lines", "100000", "--ckpt-minutes", "4", "--log-every", "10")),
+    "causal-induction": Stage("causal-induction", "mini-causal",
+                              ("causal", "--steps", "250", "--batch", "32", "--jit", "--lr", "1e-3",
+                               "--warmup", "0.02", "--seed", "7", "--repeat-frac", "0.5",
+                               "--max-lines", "60000", "--ckpt-minutes", "4", "--log-every", "10")),
 }
 # sha256 of each bundled model's weight files, as committed in data/.
 MODEL_SHA256 = {
@@ -97,12 +89,18 @@ MODEL_SHA256 = {
         "decoder/model.safetensors": "cf63a1b0f8b0bbe4c10528ed632c0e45d03effb5e4d1ab7f171c455bca2d47b5",
     },
 }
+# sha256 of the experiments' weights, as the runs reported in data/README.md gave them.
+EXPERIMENT_SHA256 = {
+    "mlm-everyday": {"model.safetensors": "d776b9e799f7df46d39ed18cf2124d08a975d4cd64b4f74755b04c94d7527d4e"},
+    "causal-induction": {"model.safetensors": "c4e82b1d4a25571439ceb2bcff64ca295a3093f963935fb469a67e0e187c46f5"},
+}
 
 
 def chain(model):
     """The stages that make ``model``, first to last, e.g. ``[mlm-stage3, mini-mlm]``."""
-    if model not in MODEL_SHA256:
-        raise ValueError(f"model must be one of {sorted(MODEL_SHA256)}, got {model!r}")
+    if model not in MODEL_SHA256 and model not in EXPERIMENT_SHA256:
+        raise ValueError(f"model must be one of {sorted(MODEL_SHA256) + sorted(EXPERIMENT_SHA256)}, "
+                         f"got {model!r}")
     out, name = [], model
     while name:
         stage = STAGES[name]
@@ -175,14 +173,23 @@ def is_complete(folder, expected_argv):
             log = json.load(fh)
     except (OSError, ValueError):
         return False
-    return bool(log.get("complete")) and log.get("args") == parsed(expected_argv)
+    return bool(log.get("complete")) and logged_args(log) == parsed(expected_argv)
+
+
+# train.py options added after some runs were logged, with the values those runs had.
+ADDED_ARGS = {"repeat_frac": 0.0, "repeat_min": 6, "repeat_max": 24}
+
+
+def logged_args(log):
+    """A training_log.json's "args", with options added since it was written at their defaults."""
+    return {**ADDED_ARGS, **log.get("args", {})}
 
 
 def compare(model, folder, data_dir=os.path.join(ROOT, "data")):
     """``{file: (sha of the rerun, sha committed, sha in data/)}`` for the model's weight files."""
     return {f: (sha256(os.path.join(folder, f)), want,
                 sha256(os.path.join(data_dir, model, f)) if os.path.isfile(os.path.join(data_dir, model, f)) else None)
-            for f, want in MODEL_SHA256[model].items()}
+            for f, want in {**MODEL_SHA256, **EXPERIMENT_SHA256}[model].items()}
 
 
 def run(model, work, train_main=None, root=ROOT):
@@ -199,7 +206,7 @@ def run(model, work, train_main=None, root=ROOT):
             continue
         print(f"{stage.name}: python -m roberta_lab.training.train {' '.join(args)}", flush=True)
         train_main(args)
-        want = STAGE_SHA256.get(stage.name)
+        want = MODEL_SHA256.get(stage.name, {}).get("model.safetensors") if stage.name != model else None
         got = sha256(os.path.join(work, stage.name, "model.safetensors")) if want else None
         if want and got != want:
             print(f"{stage.name}: weights {got[:12]} differ from the bundled {want[:12]}", flush=True)
@@ -214,12 +221,12 @@ def run(model, work, train_main=None, root=ROOT):
 def main(argv_=None):
     ap = argparse.ArgumentParser(description="List or repeat the commands that made the bundled models.")
     ap.add_argument("action", choices=["list", "run"])
-    ap.add_argument("model", nargs="?", choices=sorted(MODEL_SHA256))
+    ap.add_argument("model", nargs="?", choices=sorted(MODEL_SHA256) + sorted(EXPERIMENT_SHA256))
     ap.add_argument("--work", default="/tmp/roberta_lab_retrain")
     a = ap.parse_args(argv_)
     models = [a.model] if a.model else sorted(MODEL_SHA256)
     if a.action == "list":
-        for m in models:
+        for m in [a.model] if a.model else sorted(MODEL_SHA256) + sorted(EXPERIMENT_SHA256):
             print(f"{m}:")
             for s in chain(m):
                 start = f" (start: git {START_REF[:7]}:data/mini-mlm)" if s.init.startswith("git:") else ""
