@@ -110,8 +110,8 @@ def test_everyday_build_is_deterministic_filtered_and_keeps_the_heldout_split(
     assert set(a["packages"]) == set(everyday.PACKAGES)
 
 
-def test_the_bundled_mlm_corpus_was_filtered_against_this_cloze_file():
-    """The recipe records the cloze file the everyday corpus was filtered against; when the corpus
+def test_the_everyday_corpus_was_filtered_against_this_cloze_file():
+    """The recipes record the cloze file the everyday corpus was filtered against; when the corpus
     is built here, no cloze sentence is in it."""
     from roberta_lab.training import recipes
     with open(cloze.CLOZE_PATH, "rb") as fh:
