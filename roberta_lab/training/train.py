@@ -16,6 +16,8 @@ Lines are packed whole into rows of ``--seq-len`` tokens: ``<s> line </s> line <
 masking: 15% of the non-special tokens are chosen afresh for every batch; of those 80% become
 ``<mask>``, 10% a random token and 10% stay. The LM head is applied to the chosen positions only
 (the loss is the same as the model's own masked-LM loss; the other logits are never needed).
+The causal LM can mix in repeated random token spans (``--repeat-frac``, ``induction.add_repeats``:
+drawn from the run's seeded generator, the first copy left out of the loss) to train induction heads.
 """
 from __future__ import annotations
 
