@@ -136,23 +136,31 @@ def _write(path, lines):
     return {"lines": len(lines), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
+def base_parts(rng, wordnet_dir="/usr/share/wordnet", facts_only=False, max_wordnet_lines=None,
+               fact_scale=1.0):
+    """The fact and WordNet lines and their split, drawn from ``rng`` in a fixed order:
+    ``(by_kind, fact_lines, heldout, wn_train, wn_heldout)``; ``heldout`` ends with ``wn_heldout``.
+    The everyday corpus (``everyday.py``) calls this too, so both share one held-out split."""
+    by_kind = fact_sentences(rng, fact_scale)
+    fact_list = [s for kind in by_kind for s in by_kind[kind]]
+    fact_lines = _to_lines(rng, fact_list)
+    heldout = heldout_fact_sentences(rng, fact_scale)
+    wn_train, wn_heldout = [], []
+    if not facts_only:
+        for line in wordnet_lines(wordnet_dir, max_wordnet_lines):
+            (wn_heldout if rng.random() < WORDNET_HELDOUT_FRACTION else wn_train).append(line)
+    return by_kind, fact_lines, heldout + wn_heldout, wn_train, wn_heldout
+
+
 def build_corpus(out_dir, seed=0, wordnet_dir="/usr/share/wordnet", facts_only=False,
                  max_wordnet_lines=None, fact_scale=1.0, seq2seq_pairs=(50000, 2000)):
     """Write train.txt, heldout.txt, seq2seq TSVs and manifest.json; return the manifest."""
     t0 = time.time()
     rng = random.Random(seed)
     os.makedirs(out_dir, exist_ok=True)
-    by_kind = fact_sentences(rng, fact_scale)
-    fact_list = [s for kind in by_kind for s in by_kind[kind]]
-    fact_lines = _to_lines(rng, fact_list)
-    heldout = heldout_fact_sentences(rng, fact_scale)
-    n_heldout_facts = len(heldout)
-
-    wn_train, wn_heldout = [], []
-    if not facts_only:
-        for line in wordnet_lines(wordnet_dir, max_wordnet_lines):
-            (wn_heldout if rng.random() < WORDNET_HELDOUT_FRACTION else wn_train).append(line)
-    heldout += wn_heldout
+    by_kind, fact_lines, heldout, wn_train, wn_heldout = base_parts(
+        rng, wordnet_dir, facts_only, max_wordnet_lines, fact_scale)
+    n_heldout_facts = len(heldout) - len(wn_heldout)
 
     train = fact_lines + wn_train
     rng.shuffle(train)

@@ -4,10 +4,12 @@
     python -m roberta_lab.training.evaluate causal  [--model roberta-lab/mini-causal]
     python -m roberta_lab.training.evaluate seq2seq [--model roberta-lab/mini-seq2seq]
 
-mlm: probe accuracy (``probes.score_probes``) overall and per kind, the Paris check, and the
-held-out masked-LM loss (``heldout.txt``, masking fixed by ``--seed``).
-causal: held-out loss and perplexity, agreement minimal pairs (the right verb number more
-probable than the wrong one) and greedy continuations of a few prompts.
+mlm: everyday cloze top-1/top-5 (``cloze.score_cloze``), probe accuracy (``probes.score_probes``)
+overall and per kind, the Paris check, and the held-out masked-LM loss (``heldout.txt``, masking
+fixed by ``--seed``; also on the everyday corpus's new held-out lines when it is built).
+causal: held-out loss and perplexity, induction on repeated random tokens (loss ratio, per-head
+induction and previous-token scores: ``induction.induction_report``), agreement minimal pairs
+(the right verb number more probable than the wrong one) and greedy continuations.
 seq2seq: greedy exact match on ``seq2seq_heldout.tsv`` and cross-attention on the aligned
 source position (``seq2seq_task.aligned_source_position``).
 
@@ -31,12 +33,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from roberta_lab.training import cloze as cloze_mod  # noqa: E402
 from roberta_lab.training import probes as probes_mod  # noqa: E402
-from roberta_lab.training import seq2seq_task  # noqa: E402
+from roberta_lab.training.evaluate_seq2seq import (evaluate_seq2seq, load_seq2seq,  # noqa: E402,F401
+                                                   seq2seq_alignment, seq2seq_greedy)
+from roberta_lab.training.induction import induction_report  # noqa: E402
 from roberta_lab.training.train import (BOS, EOS, MASK, PAD, causal_labels, encode_lines,  # noqa: E402
                                         mlm_mask, pack_lines, read_lines)
 
 CORPUS_DIR = "data/corpus"
+EVERYDAY_DIR = "data/corpus-everyday"
 PROBES_PATH = "data/probes/mlm_probes.jsonl"
 PARIS_TEXT = "The capital of France is <mask>."
 CAUSAL_PROMPTS = ["The capital of France is", "After Monday comes", "The keys to the cabinet",
@@ -103,9 +109,9 @@ def paris_check(model, tok, k=5):
             "topk": [[t, round(float(p[i]), 4)] for t, i in zip(tokens, top)]}
 
 
-def heldout_mlm_loss(model, tok, seq_len=64, batch=64, seed=0, max_lines=0):
+def heldout_mlm_loss(model, tok, seq_len=64, batch=64, seed=0, max_lines=0, path=None):
     """Mean masked-LM cross-entropy over heldout.txt (packed rows, masking fixed by seed)."""
-    lines = read_lines(os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
+    lines = read_lines(path or os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
     rows = pack_lines(encode_lines(tok, lines), seq_len)
     rng = np.random.default_rng(seed)
     total, count = 0.0, 0
@@ -153,6 +159,11 @@ def evaluate_mlm(name, args):
     model = TFRobertaForMaskedLM.from_pretrained(name)
     tok = AutoTokenizer.from_pretrained(name)
     t0 = time.time()
+    if args.quick:  # the numbers of a training curve
+        cz, pr = cloze_mod.score_cloze(model, tok), score_mlm_probes(model, tok)
+        return {"model": name, "cloze": {k: cz[k] for k in ("n", "top1", "top5")},
+                "probes": {k: v for k, v in pr.items() if k != "failures"},
+                "heldout_mlm": heldout_mlm_loss(model, tok, max_lines=args.max_heldout)}
     res = score_mlm_probes(model, tok)
     fails = res.pop("failures")
     by_sub = {}
@@ -167,11 +178,22 @@ def evaluate_mlm(name, args):
         d["accuracy"] = round(d["n_correct"] / d["n"], 4)
     examples = [{"text": f["text"], "answer": f["answer"],
                  "predicted": tok.decode(f["predicted_ids"])} for f in fails[:args.show_failures]]
-    return {"model": name, "probes": {**res, "per_subkind": by_sub}, "paris": paris_check(model, tok),
+    cz = cloze_mod.score_cloze(model, tok)
+    return {"model": name, "cloze": {"n": cz["n"], "top1": cz["top1"], "top5": cz["top5"],
+                                     "file": os.path.relpath(cloze_mod.CLOZE_PATH, cloze_mod.ROOT),
+                                     "items": cz["items"]},
+            "probes": {**res, "per_subkind": by_sub}, "paris": paris_check(model, tok),
             "heldout_mlm": heldout_mlm_loss(model, tok, max_lines=args.max_heldout),
+            "heldout_everyday_mlm": _everyday_heldout(heldout_mlm_loss, model, tok),
             "head_roles": head_roles(model, tok),
             "bfloat16_top1_agreement": bfloat16_agreement(model, tok),
             "failure_examples": examples, "seconds": round(time.time() - t0, 1)}
+
+
+def _everyday_heldout(fn, model, tok):
+    """``fn`` on the everyday corpus's new held-out lines (fortunes), when that corpus is built."""
+    path = os.path.join(EVERYDAY_DIR, "heldout_everyday.txt")
+    return fn(model, tok, path=path) if os.path.isfile(path) else None
 
 
 # --------------------------------------------------------------------------- causal LM
@@ -225,8 +247,8 @@ def agreement_minimal_pairs(model, tok, items=None):
             "per_subkind": {k: float(np.mean(v)) for k, v in sorted(per.items())}}
 
 
-def heldout_causal_loss(model, tok, seq_len=64, batch=64, max_lines=0):
-    lines = read_lines(os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
+def heldout_causal_loss(model, tok, seq_len=64, batch=64, max_lines=0, path=None):
+    lines = read_lines(path or os.path.join(CORPUS_DIR, "heldout.txt"), max_lines)
     rows = pack_lines(encode_lines(tok, lines), seq_len)
     total, count = 0.0, 0
     for i in range(0, len(rows), batch):
@@ -244,124 +266,16 @@ def evaluate_causal(name, args):
     from roberta_lab import AutoTokenizer, TFRobertaForCausalLM
     model = TFRobertaForCausalLM.from_pretrained(name)
     tok = AutoTokenizer.from_pretrained(name)
+    if args.quick:
+        rep = induction_report(model)
+        return {"model": name, "heldout": heldout_causal_loss(model, tok, max_lines=args.max_heldout),
+                "induction": {k: v for k, v in rep.items() if not k.endswith("scores")}}
     return {"model": name, "heldout": heldout_causal_loss(model, tok, max_lines=args.max_heldout),
+            "heldout_everyday": _everyday_heldout(heldout_causal_loss, model, tok),
+            "induction": induction_report(model),
             "agreement_minimal_pairs": agreement_minimal_pairs(model, tok),
             "greedy": [{"prompt": p, "continuation": greedy_continue(model, tok, p)}
                        for p in CAUSAL_PROMPTS]}
-
-
-# --------------------------------------------------------------------------- seq2seq
-
-
-def load_seq2seq(name):
-    from roberta_lab import AutoTokenizer, TFRobertaForCausalLM, TFRobertaModel
-    from roberta_lab.hub import local_folder
-    folder = local_folder(name)
-    if folder is None:
-        raise ValueError(f"{name}: seq2seq models are loaded from a folder or a bundled name")
-    # The encoder was saved without a pooler. TFRobertaModel.from_pretrained has no
-    # add_pooling_layer argument (a keyword would become a config field), so the loaded model
-    # has a freshly initialised pooler that nothing here uses.
-    enc = TFRobertaModel.from_pretrained(str(folder / "encoder"))
-    dec = TFRobertaForCausalLM.from_pretrained(str(folder / "decoder"))
-    tok = AutoTokenizer.from_pretrained(str(folder))
-    layout = json.load(open(folder / "seq2seq.json"))
-    return enc, dec, tok, layout
-
-
-def _pad(rows, width):
-    out = np.full((len(rows), width), PAD, np.int32)
-    for r, row in enumerate(rows):
-        out[r, :len(row)] = row
-    return out
-
-
-def seq2seq_greedy(enc, dec, tok, sources, max_len=16, batch=500):
-    """Greedy decoding (full recompute each step); returns the decoded target strings."""
-    outs = []
-    for i in range(0, len(sources), batch):
-        src = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, sources[i:i + batch])], max_len)
-        src_mask = (src != PAD).astype(np.int32)
-        h = enc(src, attention_mask=src_mask).last_hidden_state
-        ids = np.full((len(src), 1), BOS, np.int32)
-        done = np.zeros(len(src), bool)
-        for _ in range(max_len - 1):
-            logits = np.asarray(dec(ids, encoder_hidden_states=h, encoder_attention_mask=src_mask).logits)
-            nxt = logits[:, -1].argmax(-1).astype(np.int32)
-            nxt[done] = PAD
-            ids = np.concatenate([ids, nxt[:, None]], axis=1)
-            done |= nxt == EOS
-            if done.all():
-                break
-        for row in ids:
-            toks = [int(t) for t in row[1:] if t != PAD]
-            if EOS in toks:
-                toks = toks[:toks.index(EOS)]
-            outs.append(tok.decode(toks, skip_special_tokens=True))
-    return outs
-
-
-def seq2seq_alignment(enc, dec, tok, pairs, max_len=16):
-    """Mean cross-attention on the aligned source token, per layer and head (teacher forcing).
-
-    Only pairs whose every letter is one token are used: with this tokenizer " q" and " u" are
-    two tokens each ("Ġ", "q"), which would shift the letter alignment.
-    """
-    pairs = [(s, t) for s, t in pairs
-             if len(tok.encode(s, add_special_tokens=False)) == len(s.split())
-             and len(tok.encode(t, add_special_tokens=False)) == len(t.split())]
-    src = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, [s for s, _ in pairs])], max_len)
-    tgt = _pad([[BOS] + ids + [EOS] for ids in encode_lines(tok, [t for _, t in pairs])], max_len)
-    src_mask, tgt_mask = (src != PAD).astype(np.int32), (tgt != PAD).astype(np.int32)
-    h = enc(src, attention_mask=src_mask).last_hidden_state
-    out = dec(tgt, attention_mask=tgt_mask, encoder_hidden_states=h, encoder_attention_mask=src_mask,
-              output_attentions=True)
-    cross = np.stack([np.asarray(a) for a in out.cross_attentions])  # [layer, B, head, q, k]
-    n_layers, _, n_heads = cross.shape[:3]
-    sums = {"predicting": np.zeros((n_layers, n_heads)), "holding": np.zeros((n_layers, n_heads))}
-    count = 0
-    for b, (s, _) in enumerate(pairs):
-        length = len(s.split())
-        for i in range(length):
-            key = 1 + seq2seq_task.aligned_source_position(i, length)
-            sums["predicting"] += cross[:, b, :, i, key]
-            sums["holding"] += cross[:, b, :, i + 1, key]
-            count += 1
-    res = {}
-    for conv, total in sums.items():
-        mean = total / count  # [layer, head]
-        per_layer = mean.mean(axis=1)
-        best = int(per_layer.argmax())
-        suffix = "" if conv == "predicting" else "_holding"
-        res.update({
-            f"per_layer_head{suffix}": np.round(mean, 4).tolist(),
-            f"per_layer_mean{suffix}": np.round(per_layer, 4).tolist(),
-            f"best_layer{suffix}": best,
-            f"best_layer_mean{suffix}": round(float(per_layer[best]), 4),
-            f"best_head{suffix}": [int(x) for x in np.unravel_index(mean.argmax(), mean.shape)],
-            f"best_head_mean{suffix}": round(float(mean.max()), 4),
-            f"all_layers_mean{suffix}": round(float(mean.mean()), 4),
-        })
-    res["n_pairs"] = len(pairs)
-    res["n_target_tokens"] = count
-    res["uniform_baseline"] = round(float(np.mean([1.0 / (len(s.split()) + 2) for s, _ in pairs])), 4)
-    return res
-
-
-def evaluate_seq2seq(name, args):
-    enc, dec, tok, layout = load_seq2seq(name)
-    pairs = seq2seq_task.read_pairs(os.path.join(CORPUS_DIR, "seq2seq_heldout.tsv"))
-    if args.max_heldout:
-        pairs = pairs[:args.max_heldout]
-    max_len = int(layout.get("max_length", 16))
-    t0 = time.time()
-    preds = seq2seq_greedy(enc, dec, tok, [s for s, _ in pairs], max_len)
-    correct = [p == t for p, (_, t) in zip(preds, pairs)]
-    wrong = [{"source": s, "target": t, "predicted": p}
-             for p, (s, t), ok in zip(preds, pairs, correct) if not ok][:args.show_failures]
-    return {"model": name, "exact_match": float(np.mean(correct)), "n": len(pairs),
-            "alignment": seq2seq_alignment(enc, dec, tok, pairs[:500], max_len),
-            "failure_examples": wrong, "seconds": round(time.time() - t0, 1)}
 
 
 def main(argv=None):
@@ -371,6 +285,8 @@ def main(argv=None):
     ap.add_argument("--max-heldout", type=int, default=0, help="use only the first N held-out lines")
     ap.add_argument("--show-failures", type=int, default=20)
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--quick", action="store_true",
+                    help="mlm: cloze, probes, held-out loss; causal: held-out loss, induction")
     args = ap.parse_args(argv)
     name = args.model or DEFAULT_MODELS[args.task]
     fn = {"mlm": evaluate_mlm, "causal": evaluate_causal, "seq2seq": evaluate_seq2seq}[args.task]

@@ -2,7 +2,8 @@
 
 Every bundled model is the last link of a chain of ``train`` commands. Each link is step-only
 (no ``--max-minutes``), so its learning-rate schedule and data order depend on the step count
-alone, and a rerun on this project's machines gives bit-identical weights. A chain starts either
+alone, and a rerun on this project's machines (one thread: ``TF_NUM_INTRAOP_THREADS=1``) gives
+bit-identical weights. A chain starts either
 from scratch or from weights in git history: mini-mlm's first two stages ran on corpus v1 with
 clock-driven schedules and cannot be repeated step for step, so their output (committed in
 ``START_REF``) is where the repeatable chain begins.
@@ -12,9 +13,10 @@ clock-driven schedules and cannot be repeated step for step, so their output (co
 
 ``run`` checks the corpus files, fetches the start weights from git, runs each stage that is not
 already complete in ``--work`` and then compares the result's sha256 with the committed model in
-``data/`` (exit status 1 when they differ). It needs a git checkout, the built corpus
-(``python -m roberta_lab.training.corpus --out data/corpus``) and hours on 2 cores (see
-data/README.md for each stage's run time).
+``data/`` (exit status 1 when they differ). It needs a git checkout, the built corpora
+(``python -m roberta_lab.training.corpus --out data/corpus`` and
+``python -m roberta_lab.training.everyday --out data/corpus-everyday``) and hours on 2 cores
+(see data/README.md for each stage's run time).
 """
 from __future__ import annotations
 
@@ -28,11 +30,21 @@ from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# The corpus the stages were trained on (data/corpus, built by roberta_lab.training.corpus).
+# The corpora the stages were trained on, by --corpus folder: data/corpus is built by
+# roberta_lab.training.corpus, data/corpus-everyday by roberta_lab.training.everyday.
 CORPUS_SHA256 = {
-    "train.txt": "04e9f1e0d933c29d4c87c0b1f5a4bee6103dfadaf7f666fbb44c7d113d669d8d",
-    "seq2seq_train.tsv": "1ab529e50ad9196261fe085fb689c357a7242feaf56a25553009d7f5b1eaa52e",
+    "data/corpus": {
+        "train.txt": "04e9f1e0d933c29d4c87c0b1f5a4bee6103dfadaf7f666fbb44c7d113d669d8d",
+        "seq2seq_train.tsv": "1ab529e50ad9196261fe085fb689c357a7242feaf56a25553009d7f5b1eaa52e",
+    },
+    "data/corpus-everyday": {
+        "train.txt": "f13cc5ddbf40b3a10a082f2103845acc9cf81c4c7413686205a8b25f52ff0d21",
+    },
 }
+CORPUS_COMMANDS = {"data/corpus": "python -m roberta_lab.training.corpus --out data/corpus",
+                   "data/corpus-everyday": "python -m roberta_lab.training.everyday --out data/corpus-everyday"}
+# The everyday cloze file data/corpus-everyday was filtered against (it is never trained on).
+CLOZE_SHA256 = "4e7660d0ebdec242ebb6e5f3d1e76988f9d3be3ff9440b7279b38f3205c579eb"
 # mini-mlm after stage 2 (corpus v1), as committed then: the start of the repeatable chain.
 START_REF = "03cfe8ae4f8af0db6aa5f8b6811847c30cb00a61"
 START_FILES = ("config.json", "model.safetensors")
@@ -58,6 +70,15 @@ STAGES = {  # "git:mlm-stage2" is START_REF's mini-mlm, written to --work/mlm-st
                           "--warmup", "0.02", "--seed", "3")),
     "mini-seq2seq": Stage("mini-seq2seq", "",
                           ("seq2seq", "--steps", "800", "--seed", "0", "--jit")),
+    # Issue 19 experiments (not bundled: see data/README.md, "Issue 19").
+    "mlm-everyday": Stage("mlm-everyday", "mini-mlm",
+                          ("mlm", "--corpus", "data/corpus-everyday", "--steps", "250", "--batch", "32",
+                           "--jit", "--lr", "1e-3", "--warmup", "0.03", "--seed", "11",
+                           "--max-lines", "100000", "--ckpt-minutes", "4", "--log-every", "10")),
+    "causal-induction": Stage("causal-induction", "mini-causal",
+                              ("causal", "--steps", "250", "--batch", "32", "--jit", "--lr", "1e-3",
+                               "--warmup", "0.02", "--seed", "7", "--repeat-frac", "0.5",
+                               "--max-lines", "60000", "--ckpt-minutes", "4", "--log-every", "10")),
 }
 # sha256 of each bundled model's weight files, as committed in data/.
 MODEL_SHA256 = {
@@ -68,12 +89,18 @@ MODEL_SHA256 = {
         "decoder/model.safetensors": "cf63a1b0f8b0bbe4c10528ed632c0e45d03effb5e4d1ab7f171c455bca2d47b5",
     },
 }
+# sha256 of the experiments' weights, as the runs reported in data/README.md gave them.
+EXPERIMENT_SHA256 = {
+    "mlm-everyday": {"model.safetensors": "d776b9e799f7df46d39ed18cf2124d08a975d4cd64b4f74755b04c94d7527d4e"},
+    "causal-induction": {"model.safetensors": "c4e82b1d4a25571439ceb2bcff64ca295a3093f963935fb469a67e0e187c46f5"},
+}
 
 
 def chain(model):
     """The stages that make ``model``, first to last, e.g. ``[mlm-stage3, mini-mlm]``."""
-    if model not in MODEL_SHA256:
-        raise ValueError(f"model must be one of {sorted(MODEL_SHA256)}, got {model!r}")
+    if model not in MODEL_SHA256 and model not in EXPERIMENT_SHA256:
+        raise ValueError(f"model must be one of {sorted(MODEL_SHA256) + sorted(EXPERIMENT_SHA256)}, "
+                         f"got {model!r}")
     out, name = [], model
     while name:
         stage = STAGES[name]
@@ -98,11 +125,18 @@ def sha256(path):
     return h.hexdigest()
 
 
-def check_corpus(corpus_dir):
-    for name, want in CORPUS_SHA256.items():
+def corpus_of(stage):
+    """The ``--corpus`` folder a stage trains on (relative to the checkout)."""
+    args = list(stage.args)
+    return args[args.index("--corpus") + 1] if "--corpus" in args else "data/corpus"
+
+
+def check_corpus(corpus_dir, rel="data/corpus"):
+    """Raise unless ``corpus_dir`` holds the files of the corpus ``rel`` the stages used."""
+    for name, want in CORPUS_SHA256[rel].items():
         path = os.path.join(corpus_dir, name)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path} is missing: python -m roberta_lab.training.corpus --out {corpus_dir}")
+            raise FileNotFoundError(f"{path} is missing: {CORPUS_COMMANDS[rel]}")
         if sha256(path) != want:
             raise ValueError(f"{path} differs from the corpus the bundled models were trained on")
 
@@ -139,14 +173,23 @@ def is_complete(folder, expected_argv):
             log = json.load(fh)
     except (OSError, ValueError):
         return False
-    return bool(log.get("complete")) and log.get("args") == parsed(expected_argv)
+    return bool(log.get("complete")) and logged_args(log) == parsed(expected_argv)
+
+
+# train.py options added after some runs were logged, with the values those runs had.
+ADDED_ARGS = {"repeat_frac": 0.0, "repeat_min": 6, "repeat_max": 24}
+
+
+def logged_args(log):
+    """A training_log.json's "args", with options added since it was written at their defaults."""
+    return {**ADDED_ARGS, **log.get("args", {})}
 
 
 def compare(model, folder, data_dir=os.path.join(ROOT, "data")):
     """``{file: (sha of the rerun, sha committed, sha in data/)}`` for the model's weight files."""
     return {f: (sha256(os.path.join(folder, f)), want,
                 sha256(os.path.join(data_dir, model, f)) if os.path.isfile(os.path.join(data_dir, model, f)) else None)
-            for f, want in MODEL_SHA256[model].items()}
+            for f, want in {**MODEL_SHA256, **EXPERIMENT_SHA256}[model].items()}
 
 
 def run(model, work, train_main=None, root=ROOT):
@@ -163,6 +206,10 @@ def run(model, work, train_main=None, root=ROOT):
             continue
         print(f"{stage.name}: python -m roberta_lab.training.train {' '.join(args)}", flush=True)
         train_main(args)
+        want = MODEL_SHA256.get(stage.name, {}).get("model.safetensors") if stage.name != model else None
+        got = sha256(os.path.join(work, stage.name, "model.safetensors")) if want else None
+        if want and got != want:
+            print(f"{stage.name}: weights {got[:12]} differ from the bundled {want[:12]}", flush=True)
     same = True
     for f, (got, want, data) in compare(model, os.path.join(work, model)).items():
         same &= got == want
@@ -174,19 +221,20 @@ def run(model, work, train_main=None, root=ROOT):
 def main(argv_=None):
     ap = argparse.ArgumentParser(description="List or repeat the commands that made the bundled models.")
     ap.add_argument("action", choices=["list", "run"])
-    ap.add_argument("model", nargs="?", choices=sorted(MODEL_SHA256))
+    ap.add_argument("model", nargs="?", choices=sorted(MODEL_SHA256) + sorted(EXPERIMENT_SHA256))
     ap.add_argument("--work", default="/tmp/roberta_lab_retrain")
     a = ap.parse_args(argv_)
     models = [a.model] if a.model else sorted(MODEL_SHA256)
     if a.action == "list":
-        for m in models:
+        for m in [a.model] if a.model else sorted(MODEL_SHA256) + sorted(EXPERIMENT_SHA256):
             print(f"{m}:")
             for s in chain(m):
                 start = f" (start: git {START_REF[:7]}:data/mini-mlm)" if s.init.startswith("git:") else ""
                 print(f"  python -m roberta_lab.training.train {' '.join(argv(s, a.work))}{start}")
         return 0
     os.chdir(ROOT)  # train.py reads data/corpus and data/tokenizer relative to the checkout
-    check_corpus(os.path.join(ROOT, "data", "corpus"))
+    for rel in sorted({corpus_of(s) for m in models for s in chain(m)}):
+        check_corpus(os.path.join(ROOT, rel), rel)
     ok = all([run(m, a.work) for m in models])
     return 0 if ok else 1
 

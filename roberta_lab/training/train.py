@@ -16,6 +16,8 @@ Lines are packed whole into rows of ``--seq-len`` tokens: ``<s> line </s> line <
 masking: 15% of the non-special tokens are chosen afresh for every batch; of those 80% become
 ``<mask>``, 10% a random token and 10% stay. The LM head is applied to the chosen positions only
 (the loss is the same as the model's own masked-LM loss; the other logits are never needed).
+The causal LM can mix in repeated random token spans (``--repeat-frac``, ``induction.add_repeats``:
+drawn from the run's seeded generator, the first copy left out of the loss) to train induction heads.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+from roberta_lab.training.induction import add_repeats  # noqa: E402
 
 BOS, PAD, EOS, UNK, MASK = 0, 1, 2, 3, 4
 N_SPECIAL = 5  # ids below this are special tokens
@@ -284,8 +288,12 @@ class Trainer:
             pos, lab = gather_masked(labels, self.k_masked)
             return inputs, (ids != PAD).astype(np.int32), pos, lab
         if self.args.task == "causal":
-            ids = self.rows[idx]
-            return ids, (ids != PAD).astype(np.int32), causal_labels(ids)
+            a = self.args
+            ids, first = add_repeats(self.rows[idx], self.rng, a.repeat_frac, a.repeat_min,
+                                     a.repeat_max, self.cfg.vocab_size)
+            labels = causal_labels(ids)
+            labels[first] = -100
+            return ids, (ids != PAD).astype(np.int32), labels
         src, tgt = self.src[idx], self.tgt[idx]
         return src, (src != PAD).astype(np.int32), tgt, (tgt != PAD).astype(np.int32), causal_labels(tgt)
 
@@ -468,6 +476,11 @@ def parse_args(argv=None):
                     help="stop (and save) after this much training time; 0 = no limit")
     ap.add_argument("--max-lines", type=int, default=0, help="use only the first N corpus lines")
     ap.add_argument("--init", help="start from the weights in this folder (e.g. a checkpoint)")
+    ap.add_argument("--repeat-frac", type=float, default=0.0,
+                    help="causal: share of rows given a random token span twice in a row "
+                         "(induction heads; see induction.py)")
+    ap.add_argument("--repeat-min", type=int, default=6, help="shortest repeated span")
+    ap.add_argument("--repeat-max", type=int, default=24, help="longest repeated span")
     ap.add_argument("--corpus", default=CORPUS_DIR)
     ap.add_argument("--tokenizer", default=TOKENIZER_DIR)
     argv = sys.argv[1:] if argv is None else [str(x) for x in argv]
@@ -479,6 +492,8 @@ def parse_args(argv=None):
     args.batch = args.batch or batch
     args.seq_len = args.seq_len or seq_len
     args.lr = args.lr or lr
+    if args.repeat_frac and args.task != "causal":
+        ap.error("--repeat-frac is for the causal task")
     return args
 
 

@@ -33,6 +33,18 @@ CAUSAL_CONTINUATIONS = {"The capital of France is": " Paris.", "After Monday com
                         "A salmon is a kind of": " fish.", "My sisters": " have a big family."}
 CAUSAL_MINIMAL_PAIRS_MIN, CAUSAL_SIMPLE_AGREEMENT_MIN = 0.5125, 0.52
 SEQ2SEQ_SUBSET = 300  # held-out pairs decoded in the test (keeps it fast)
+# Everyday cloze (data/probes/everyday_cloze.jsonl, 220 sentences): mini-mlm measured 11/220 top-1
+# and 25/220 top-5 (data/README.md, "Issue 19"); asserted less 2 sentences. The sentences whose
+# first guess is an accepted answer, and that guess:
+CLOZE_TOP1_MIN, CLOZE_TOP5_MIN = 9 / 220, 23 / 220
+CLOZE_PINNED = {"everyday-011": "water", "everyday-049": "kitchen", "everyday-062": "night",
+                "everyday-086": "head", "everyday-099": "water", "everyday-100": "out",
+                "everyday-120": "door", "everyday-121": "animal", "everyday-132": "month",
+                "everyday-186": "table", "everyday-187": "table"}
+# Induction (induction.induction_report: 8 x <s> r r, 20 random tokens): the issue's targets,
+# and the previous-token head of mini-causal (measured 0.908 at layer 1, head 0).
+INDUCTION_LOSS_RATIO_MAX, INDUCTION_SCORE_MIN = 0.30, 0.40
+PREVIOUS_TOKEN_HEAD, PREVIOUS_TOKEN_SCORE_MIN = (1, 0), 0.85
 
 SENTENCES = ["The capital of France is Paris.", "A robin is a bird.",
              "After Monday comes Tuesday, and the keys to the cabinet are on the table."]
@@ -266,3 +278,41 @@ def test_seq2seq_cross_attention_follows_the_alignment(seq2seq):
     res = seq2seq_alignment(enc, dec, tok, pairs, int(layout["max_length"]))
     assert res["best_head_mean"] >= 0.9 and res["best_layer_mean"] >= 0.5, res
     assert res["best_layer_mean"] > 3 * res["uniform_baseline"]
+
+
+# --------------------------------------------------------------------------- issue 19
+
+
+def test_everyday_cloze(mlm):
+    """Top-1/top-5 on the 220 everyday cloze sentences (never trained on), and a pinned sample of
+    sentences whose first guess is an accepted answer."""
+    from roberta_lab.training import cloze
+    model, tok = mlm
+    res = cloze.score_cloze(model, tok)
+    assert res["n"] == 220
+    assert res["top1"] >= CLOZE_TOP1_MIN and res["top5"] >= CLOZE_TOP5_MIN, (res["top1"], res["top5"])
+    got = {o["id"]: o["top5"][0] for o in res["items"] if o["id"] in CLOZE_PINNED}
+    assert got == CLOZE_PINNED
+
+
+def test_causal_has_a_previous_token_head(causal):
+    """The first half of the induction circuit: one head attends to the previous token."""
+    from roberta_lab.training.induction import induction_report
+    model, _ = causal
+    rep = induction_report(model)
+    lp, hp = PREVIOUS_TOKEN_HEAD
+    assert np.array(rep["previous_token_scores"])[lp, hp] >= PREVIOUS_TOKEN_SCORE_MIN, rep
+    assert rep["best_previous_token_head"] == {"layer": lp, "head": hp,
+                                               "score": rep["best_previous_token_head"]["score"]}
+
+
+@pytest.mark.xfail(strict=True, reason="the bundled mini-causal has no induction head yet (issue 19: "
+                                       "loss ratio 0.999, best induction score 0.024)")
+def test_causal_induction(causal):
+    """On <s> r r (8 sequences of 20 random tokens) the repeated half is predicted from the first.
+    Strict: a model that gains induction makes this pass, and the pin must then be updated."""
+    from roberta_lab.training.induction import induction_report
+    model, _ = causal
+    rep = induction_report(model)
+    assert rep["loss_ratio"] <= INDUCTION_LOSS_RATIO_MAX, rep["loss_ratio"]
+    assert rep["best_induction_head"]["score"] >= INDUCTION_SCORE_MIN, rep["best_induction_head"]

@@ -32,6 +32,8 @@ HAS_START = _has_start()
 def test_chains_run_in_order():
     assert [s.name for s in recipes.chain("mini-mlm")] == ["mlm-stage3", "mini-mlm"]
     assert [s.name for s in recipes.chain("mini-causal")] == ["mlm-stage3", "mini-causal"]
+    assert [s.name for s in recipes.chain("mlm-everyday")] == ["mlm-stage3", "mini-mlm", "mlm-everyday"]
+    assert [s.name for s in recipes.chain("causal-induction")] == ["mlm-stage3", "mini-causal", "causal-induction"]
     assert [s.name for s in recipes.chain("mini-seq2seq")] == ["mini-seq2seq"]
     with pytest.raises(ValueError, match="model must be one of"):
         recipes.chain("roberta-base")
@@ -44,6 +46,7 @@ def test_every_stage_is_step_only_and_parses(name):
     assert args["max_minutes"] == 0  # the clock never sets the schedule, so reruns repeat
     assert args["out"] == os.path.join("/w", name)
     assert args["init"] == (os.path.join("/w", stage.init.removeprefix("git:")) if stage.init else None)
+    assert args["corpus"] == recipes.corpus_of(stage) and recipes.corpus_of(stage) in recipes.CORPUS_SHA256
 
 
 @pytest.mark.parametrize("model", sorted(recipes.MODEL_SHA256))
@@ -57,7 +60,7 @@ def test_committed_model_is_its_recipe(model):
         log = json.load(fh)
     ignore = ("command", "out", "init")
     final = recipes.chain(model)[-1]
-    logged = {k: v for k, v in log["args"].items() if k not in ignore}
+    logged = {k: v for k, v in recipes.logged_args(log).items() if k not in ignore}
     assert log["complete"] and logged == recipes.parsed(recipes.argv(final, "/w"), ignore)
 
 
@@ -112,21 +115,28 @@ def test_run_repeats_stages_resumes_and_compares(tmp_path, monkeypatch, capsys):
 @pytest.mark.skipif(not HAS_START, reason="needs a git checkout with the start commit")
 def test_run_chains_from_the_git_start(tmp_path):
     work, calls = str(tmp_path), []
-    recipes.run("mini-causal", work, _fake_train(calls))
-    assert [c[0] for c in calls] == ["mlm", "causal"]
+    recipes.run("causal-induction", work, _fake_train(calls))
+    assert [c[0] for c in calls] == ["mlm", "causal", "causal"]
     assert calls[0][calls[0].index("--init") + 1] == os.path.join(work, "mlm-stage2")
     assert calls[1][calls[1].index("--init") + 1] == os.path.join(work, "mlm-stage3")
-    recipes.run("mini-mlm", work, _fake_train(calls))  # stage 3 is shared and kept
-    assert [c[0] for c in calls] == ["mlm", "causal", "mlm"] and "3e-4" in calls[2]
+    assert calls[2][calls[2].index("--init") + 1] == os.path.join(work, "mini-causal")
+    assert "--repeat-frac" in calls[2]
+    recipes.run("mlm-everyday", work, _fake_train(calls))  # stage 3 is shared and kept
+    assert [c[0] for c in calls] == ["mlm", "causal", "causal", "mlm", "mlm"] and "3e-4" in calls[3]
+    assert calls[4][calls[4].index("--corpus") + 1] == "data/corpus-everyday"
 
 
 def test_corpus_check_names_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="roberta_lab.training.corpus"):
         recipes.check_corpus(str(tmp_path))
-    for name in recipes.CORPUS_SHA256:
+    for name in recipes.CORPUS_SHA256["data/corpus"]:
         (tmp_path / name).write_text("not the corpus\n")
     with pytest.raises(ValueError, match="differs"):
         recipes.check_corpus(str(tmp_path))
+    with pytest.raises(ValueError, match="differs"):
+        recipes.check_corpus(str(tmp_path), "data/corpus-everyday")
+    with pytest.raises(FileNotFoundError, match="roberta_lab.training.everyday"):
+        recipes.check_corpus(str(tmp_path / "none"), "data/corpus-everyday")
 
 
 def test_list_prints_every_chain(capsys):
@@ -136,3 +146,12 @@ def test_list_prints_every_chain(capsys):
         assert f"{model}:" in out
     assert f"--init /w/mlm-stage2 (start: git {recipes.START_REF[:7]}:data/mini-mlm)" in out
     assert "--lr 3e-4 --warmup 0.02 --seed 5 --out /w/mini-mlm --init /w/mlm-stage3" in out
+    assert "--repeat-frac 0.5" in out and "--out /w/causal-induction --init /w/mini-causal" in out
+    assert "--corpus data/corpus-everyday" in out and "--out /w/mlm-everyday --init /w/mini-mlm" in out
+
+
+def test_options_added_later_default_to_what_older_runs_did():
+    args = recipes.parsed(["causal", "--out", "/w/x"])
+    assert {k: args[k] for k in recipes.ADDED_ARGS} == recipes.ADDED_ARGS
+    old_log = {"complete": True, "args": {k: v for k, v in args.items() if k not in recipes.ADDED_ARGS}}
+    assert recipes.logged_args(old_log) == args
