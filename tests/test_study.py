@@ -54,6 +54,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(setup, tmp_path):
     model, tok = setup
     src = write(tmp_path / "texts.txt", make_texts(23))
     kw = dict(batch_texts=3, pool=8, progress=False)
+    model.set_compute_dtype(None)  # drops every compiled function: a fresh process's state
     whole = run_study(model, tok, src, tmp_path / "whole.csv", **kw)
     assert whole.batches == 9 and whole.computed_batches == 9  # windows 8+8+7 -> 3+3+3 batches
 
@@ -67,6 +68,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(setup, tmp_path):
         f.write(b"4,17,clean,3.1")
     with pytest.raises(FileExistsError):
         run_study(model, tok, src, tmp_path / "cut.csv", **kw)
+    model.set_compute_dtype(None)  # the resumed run starts, as a new process would, untraced
     done = run_study(model, tok, src, tmp_path / "cut.csv", resume=True, **kw)
     assert done.computed_batches == 5
     assert (tmp_path / "cut.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()

@@ -41,7 +41,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import study_store as store
-from .ablation import head_means, sweep
+from .ablation import Metric, head_means, sweep
 from .importance import head_mask_gradients
 from .precision import agreement, check_dtype, compute_dtype, spearman
 from .study_texts import check_source, count_records, iter_records, plan_batches
@@ -191,12 +191,19 @@ def run_study(model: Any, tokenizer: Any, texts: Any, out: str | os.PathLike, *,
     try:
         if method == "mean" and means is None:
             means = _stream_means(model, batches(means_texts))
+        reference = None  # float32 sweep of batch 0, for a lower precision's agreement
+        if dtype is not None and index == 0 and "agreement" not in part_meta:
+            first = next(iter(batches(batch_texts)))
+            reference = sweep(model, first.input_ids, first.attention_mask, first.metric, conds,
+                              method=method, means=means, compile=compile, progress=False)
         with compute_dtype(model, dtype):
             if screen_top_k is not None:
-                screen = _screen(model, batches(screen_texts), screen_top_k)
-                conds = [[tuple(p)] for p in screen["heads"]]
-                labels = [f"L{lyr}H{h}" for lyr, h in screen["heads"]]
-                part_meta["screen"] = screen
+                if "screen" not in part_meta:  # a resumed run keeps the heads it started with
+                    part_meta["screen"] = _screen(model, batches(screen_texts), screen_top_k)
+                    store.write_meta(path, part_meta)
+                conds = [[tuple(p)] for p in part_meta["screen"]["heads"]]
+                labels = [f"L{lyr}H{h}" for lyr, h in part_meta["screen"]["heads"]]
+            _settle_traces(model, conds, method, means, metric, compile)
             total = count_records(texts)
             bar = tqdm(total=total, unit="text", disable=not progress,
                        desc="study" if count == 1 else f"study (worker {index + 1}/{count})")
@@ -212,12 +219,10 @@ def run_study(model: Any, tokenizer: Any, texts: Any, out: str | os.PathLike, *,
                           progress=False)
                 result = sweep(model, b.input_ids, b.attention_mask, b.metric, conds, **kw)
                 base = result.extra["baseline_per_text"]
-                if dtype is not None and b.index == 0:
-                    model.set_compute_dtype(None)
-                    ref = sweep(model, b.input_ids, b.attention_mask, b.metric, conds, **kw)
-                    model.set_compute_dtype(dtype)
+                if reference is not None and b.index == 0:  # on disk before batch 0's rows
                     part_meta["agreement"] = {"dtype": dtype, **agreement(
-                        ref.per_text, result.per_text, ref.extra["baseline_per_text"], base)}
+                        reference.per_text, result.per_text,
+                        reference.extra["baseline_per_text"], base)}
                     store.write_meta(path, part_meta)
                 rows = []
                 for t, text_id in enumerate(b.text_ids):
@@ -246,6 +251,28 @@ def run_study(model: Any, tokenizer: Any, texts: Any, out: str | os.PathLike, *,
         _barrier(workers, 0.0)  # the merged file exists for everyone
     meta = store.read_meta(out) if count > 1 else _finish(out, part_meta)
     return StudyResult(out, n_texts, n_batches, computed, meta["summary"], meta)
+
+
+def _settle_traces(model: Any, conds: list, method: str, means: Any, metric: str,
+                   compile: bool | str) -> None:
+    """Sweep two tiny dummy batches of different shapes, through the one-call path and the
+    chunked path. TensorFlow's ``reduce_retracing`` traces a first shape as it is and later
+    shapes generically, and the two traces' kernels round differently (up to about 1e-5):
+    without this, a batch's numbers would depend on which shapes ran before it, and a resumed
+    or sharded study would not equal an uninterrupted one. After it, every batch runs on the
+    generic traces."""
+    if not compile:
+        return
+    kind = "loss" if metric in ("masked-lm", "next-token") else metric
+    for k in (1, 2):
+        for chunked in (False, True):
+            texts = k + 1 if chunked else k  # more rows than chunk_size=k: the chunked path
+            ids = np.full((texts, 8 * k), 5, np.int32)
+            pos = np.tile(np.arange(1, k + 1), (texts, 1))
+            dummy = Metric(kind, pos, np.full(pos.shape, 7),
+                           np.full(pos.shape, 9) if kind == "logit_diff" else None)
+            sweep(model, ids, None, dummy, conds, method=method, means=means, compile=compile,
+                  progress=False, chunk_size=k if chunked else None)
 
 
 def _same_params(path: Path, old: dict, new: dict, resume: bool) -> None:
