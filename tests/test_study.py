@@ -258,3 +258,29 @@ def test_cli_study_errors_are_one_line(model_dir, tmp_path, capsys, argv, messag
     assert err.count("\n") == 1 and err.startswith("roberta-lab: error: ")
     assert re.search(message, err), err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_sweep_in_bfloat16_with_compute_dtype(setup):
+    from roberta_lab.engine.ablation import sweep_heads
+    from roberta_lab.engine.precision import agreement, compute_dtype
+
+    model, tok = setup
+    ids = np.asarray(tok(make_texts(3, seed=9), padding=True, return_tensors="np")["input_ids"])
+    mask = (ids != tok.pad_token_id).astype(np.int32)
+    metric = Metric("logprob", np.array([[1], [2], [1]]), ids[:, [2, 3, 2]][:, :1])
+    f32 = sweep_heads(model, ids, mask, metric, progress=False)
+    if not native_bfloat16():
+        with pytest.raises(ValueError, match="dtype='bfloat16'"):
+            with compute_dtype(model, "bfloat16"):
+                pass
+        return
+    with compute_dtype(model, "bfloat16"):
+        b16 = sweep_heads(model, ids, mask, metric, progress=False)
+    again = sweep_heads(model, ids, mask, metric, progress=False)
+    np.testing.assert_array_equal(again.per_text, f32.per_text)  # float32 again afterwards
+    a = agreement(f32.per_text, b16.per_text, f32.extra["baseline_per_text"],
+                  b16.extra["baseline_per_text"])
+    assert 0 < a["max_abs_metric_diff"] < 0.1 and a["texts"] == 3
+    with pytest.raises(ValueError, match="dtype must be"):
+        with compute_dtype(model, "int8"):
+            pass
