@@ -5,7 +5,7 @@ generate.
     roberta-lab models                    # bundled model names
     roberta-lab fill-mask "The capital of France is <mask>." [--model NAME] [--top-k 5]
     roberta-lab sweep --texts texts.txt --out results.csv [--model NAME] [--method zero|mean]
-    roberta-lab study --texts texts.txt|texts.jsonl --out study.csv [--conditions heads|layers|L0H1+L1H2,...]
+    roberta-lab study --texts texts.txt|.jsonl --out study.csv [--conditions heads|layers|L0H1,...]
                       [--method zero|mean] [--metric masked-lm|...] [--dtype bfloat16] [--resume]
     roberta-lab generate "Once upon a time" [--model roberta-lab/mini-causal]
                          [--max-new-tokens 20] [--trace trace.json]
@@ -235,7 +235,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, FileExistsError) as exc:
         raise CLIError(str(exc)) from exc
     meta = result.meta
-    print(f"{result.texts} texts x {len(result.summary) - 1} conditions in {result.batches} batches ({result.computed_batches} computed now) -> {out}")
+    print(f"{result.texts} texts x {len(result.summary) - 1} conditions in {result.batches} "
+          f"batches ({result.computed_batches} computed now) -> {out}")
     if "agreement" in meta:
         a = meta["agreement"]
         print(f"{a['dtype']} vs float32 on batch 0 ({a['texts']} texts): max |metric diff| "

@@ -88,7 +88,8 @@ def test_rows_are_the_sweep_of_each_text_alone(setup, tmp_path):
     conditions = ["L0H1", "L1H0+L1H3", [(0, 2), (1, 2)]]
     result = run_study(model, tok, src, tmp_path / "s.csv", conditions=conditions,
                        batch_texts=4, progress=False)
-    rows = {(r["text_id"], r["condition"]): r["metric"] for r in study_store.read_rows(tmp_path / "s.csv")}
+    rows = {(r["text_id"], r["condition"]): r["metric"]
+            for r in study_store.read_rows(tmp_path / "s.csv")}
     assert len(rows) == 7 * 4
     labels, conds = parse_conditions(conditions, 2, 4)
     assert labels == ["L0H1", "L1H0+L1H3", "L0H2+L1H2"]
@@ -129,7 +130,8 @@ def test_sources_metrics_and_mean_ablation(setup, tmp_path):
     pos = int(np.flatnonzero(ids[0] == tok.mask_token_id)[0])
     logits = model(ids).logits.numpy()[0, pos]
     t, d = (tok(w, add_special_tokens=False)["input_ids"][0] for w in (" mat", " dog"))
-    clean = next(row["metric"] for row in rows if row["text_id"] == "1" and row["condition"] == "clean")
+    clean = next(row["metric"] for row in rows
+                 if row["text_id"] == "1" and row["condition"] == "clean")
     assert clean == pytest.approx(float(logits[t] - logits[d]), abs=1e-4)
     assert r.summary["L0H0"]["texts"] == 2
     bad = tmp_path / "bad.jsonl"

@@ -76,7 +76,8 @@ def test_two_workers_equal_one_process(tmp_path, capsys):
         assert p.returncode == 0, err[-2000:]
     assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     rows = list(study_store.read_rows(tmp_path / "two.csv"))
-    assert len(rows) == 12 * (1 + 8) and [r["batch"] for r in rows] == sorted(r["batch"] for r in rows)
+    assert len(rows) == 12 * (1 + 8)
+    assert [r["batch"] for r in rows] == sorted(r["batch"] for r in rows)
     meta = study_store.read_meta(tmp_path / "two.csv")
     assert meta["params"]["workers"] == 2 and meta["computed_batches"] == 4
     assert not list(tmp_path.glob("two.csv.part-*"))  # merged and removed

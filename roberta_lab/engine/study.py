@@ -65,7 +65,8 @@ def parse_conditions(spec: Any, layers: int, heads: int) -> tuple[list[str], lis
         return ([f"L{lyr}" for lyr in range(layers)],
                 [[(lyr, h) for h in range(heads)] for lyr in range(layers)])
     elif isinstance(spec, str) or not isinstance(spec, Sequence) or not spec:
-        raise ValueError(f"conditions must be 'heads', 'layers' or a list of head sets, got {spec!r}")
+        raise ValueError(f"conditions must be 'heads', 'layers' or a list of head sets, "
+                         f"got {spec!r}")
     else:
         conds = [_parse_set(c) if isinstance(c, str) else sorted({(int(a), int(b)) for a, b in c})
                  for c in spec]

@@ -81,7 +81,8 @@ def iter_records(source: Any) -> Iterator[Record]:
     elif _is_dataset(source):
         for i, el in enumerate(source.as_numpy_iterator()):
             fields = el if isinstance(el, dict) else {"text": el}
-            fields = {k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in fields.items()}
+            fields = {k: v.decode("utf-8") if isinstance(v, bytes) else v
+                      for k, v in fields.items()}
             yield _record(fields, str(i), f"dataset element {i}")
     else:
         for i, text in enumerate(source):
