@@ -267,13 +267,15 @@ def _settle_traces(model: Any, conds: list, method: str, means: Any, metric: str
     kind = "loss" if metric in ("masked-lm", "next-token") else metric
     for k in (1, 2):
         for chunked in (False, True):
-            texts = k + 1 if chunked else k  # more rows than chunk_size=k: the chunked path
+            texts = k + 1 if chunked else k
             ids = np.full((texts, 8 * k), 5, np.int32)
             pos = np.tile(np.arange(1, k + 1), (texts, 1))
             dummy = Metric(kind, pos, np.full(pos.shape, 7),
                            np.full(pos.shape, 9) if kind == "logit_diff" else None)
+            # One row fewer than the sweep has: the chunked path, in few (distinct) chunks.
+            chunk = texts * len(conds) - 1 if chunked else None
             sweep(model, ids, None, dummy, conds, method=method, means=means, compile=compile,
-                  progress=False, chunk_size=k if chunked else None)
+                  progress=False, chunk_size=max(chunk, 1) if chunked else None)
 
 
 def _same_params(path: Path, old: dict, new: dict, resume: bool) -> None:
