@@ -286,3 +286,24 @@ def test_sweep_in_bfloat16_with_compute_dtype(setup):
     with pytest.raises(ValueError, match="dtype must be"):
         with compute_dtype(model, "int8"):
             pass
+
+
+def test_next_token_metric_on_a_causal_model(setup, tmp_path):
+    from roberta_lab import TFRobertaForCausalLM
+
+    _, tok = setup
+    keras.utils.set_random_seed(3)
+    model = TFRobertaForCausalLM(RobertaConfig(
+        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=66, type_vocab_size=1, is_decoder=True))
+    texts = make_texts(5, seed=11)
+    result = run_study(model, tok, write(tmp_path / "t.txt", texts), tmp_path / "c.csv",
+                       metric="next-token", conditions=["L1H2"], batch_texts=2, progress=False)
+    rows = {(r["text_id"], r["condition"]): r["metric"]
+            for r in study_store.read_rows(tmp_path / "c.csv")}
+    for line, text in enumerate(texts, start=1):
+        ids = np.asarray(tok([text], return_tensors="np")["input_ids"], np.int32)
+        logp = tf.nn.log_softmax(model(ids).logits[0]).numpy()
+        loss = -np.mean([logp[i, ids[0, i + 1]] for i in range(ids.shape[1] - 1)])
+        assert rows[(str(line), "clean")] == pytest.approx(loss, abs=1e-4)
+    assert result.summary["L1H2"]["texts"] == 5
