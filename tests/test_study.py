@@ -139,6 +139,9 @@ def test_sources_metrics_and_mean_ablation(setup, tmp_path):
     with pytest.raises(ValueError, match="text 1 needs exactly one <mask>"):
         run_study(model, tok, bad, tmp_path / "x.csv", metric="logprob", progress=False)
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.csv.json").exists()
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(ValueError, match="empty.txt holds no text"):
+        run_study(model, tok, tmp_path / "empty.txt", tmp_path / "e.csv")
     with pytest.raises(ValueError, match="texts: .* is not a file"):
         run_study(model, tok, tmp_path / "missing.txt", tmp_path / "y.csv")
     with pytest.raises(ValueError, match="not like 'L0H1"):

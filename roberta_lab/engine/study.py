@@ -158,6 +158,10 @@ def run_study(model: Any, tokenizer: Any, texts: Any, out: str | os.PathLike, *,
     if method == "mean" and means is None and not isinstance(texts, (str, os.PathLike)) \
             and iter(texts) is texts:
         raise ValueError("method='mean' reads the texts twice: give a file, a dataset or a list")
+    total = count_records(texts)
+    if total == 0:
+        name = texts if isinstance(texts, (str, os.PathLike)) else "the source"
+        raise ValueError(f"texts: {name} holds no text")
     index, count = worker_position(workers)
     params = {"conditions": labels, "method": method, "metric": metric,
               "batch_texts": batch_texts, "pool": pool, "seed": seed, "rate": rate,
@@ -205,7 +209,6 @@ def run_study(model: Any, tokenizer: Any, texts: Any, out: str | os.PathLike, *,
                 conds = [[tuple(p)] for p in part_meta["screen"]["heads"]]
                 labels = [f"L{lyr}H{h}" for lyr, h in part_meta["screen"]["heads"]]
             _settle_traces(model, conds, method, means, metric, compile)
-            total = count_records(texts)
             bar = tqdm(total=total, unit="text", disable=not progress,
                        desc="study" if count == 1 else f"study (worker {index + 1}/{count})")
             n_texts = n_batches = computed = 0
