@@ -85,7 +85,8 @@ def agreement(reference: np.ndarray, other: np.ndarray, baseline_ref: np.ndarray
     of the conditions' mean deltas (the ranking a study reports)."""
     d_ref = reference - baseline_ref[None]
     d_other = other - baseline_other[None]
-    return {"max_abs_metric_diff": float(np.abs(other - reference).max()),
+    metric_diff = max(np.abs(other - reference).max(), np.abs(baseline_other - baseline_ref).max())
+    return {"max_abs_metric_diff": float(metric_diff),  # ablated and clean
             "max_abs_delta_diff": float(np.abs(d_other - d_ref).max()),
             "max_abs_mean_delta_diff": float(np.abs(d_other.mean(1) - d_ref.mean(1)).max()),
             "spearman_mean_delta": spearman(d_ref.mean(1), d_other.mean(1)),

@@ -198,7 +198,7 @@ def run_study(model: Any, tokenizer: Any, texts: Any, out: str | os.PathLike, *,
             means = _stream_means(model, batches(means_texts))
         reference = None  # float32 sweep of batch 0, for a lower precision's agreement
         if dtype is not None and index == 0 and "agreement" not in part_meta:
-            first = next(iter(batches(batch_texts)))
+            first = next(iter(batches()))  # the plan's batch 0 (its first window, sorted)
             reference = sweep(model, first.input_ids, first.attention_mask, first.metric, conds,
                               method=method, means=means, compile=compile, progress=False)
         with compute_dtype(model, dtype):
