@@ -5,6 +5,8 @@ generate.
     roberta-lab models                    # bundled model names
     roberta-lab fill-mask "The capital of France is <mask>." [--model NAME] [--top-k 5]
     roberta-lab sweep --texts texts.txt --out results.csv [--model NAME] [--method zero|mean]
+    roberta-lab study --texts texts.txt|.jsonl --out study.csv [--conditions heads|layers|L0H1,...]
+                      [--method zero|mean] [--metric masked-lm|...] [--dtype bfloat16] [--resume]
     roberta-lab generate "Once upon a time" [--model roberta-lab/mini-causal]
                          [--max-new-tokens 20] [--trace trace.json]
 
@@ -294,6 +296,56 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- study ----------------------------------------------------------------------------------------
+def cmd_study(args: argparse.Namespace) -> int:
+    """A resumable ablation study over a text file (engine/study.py); under TF_CONFIG naming
+    several workers, each process runs its share and worker 0 merges the parts."""
+    texts, out = Path(args.texts), Path(args.out)
+    if not texts.is_file():
+        raise CLIError(f"--texts: {texts} is not a file")
+    if not os.access(texts, os.R_OK):
+        raise CLIError(f"--texts: {texts} is not readable")
+    if not out.parent.is_dir():
+        raise CLIError(f"the folder of --out does not exist: {out.parent}")
+    if out.exists() and not args.resume:
+        raise CLIError(f"--out: {out} exists; pass --resume to continue it or choose another path")
+    for name in ("batch_texts", "screen_texts", "means_texts"):
+        if getattr(args, name) < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be a positive integer")
+    if args.screen_top_k is not None and args.screen_top_k < 1:
+        raise CLIError("--screen-top-k must be a positive integer")
+    conditions = args.conditions if args.conditions in ("heads", "layers") else \
+        [c for c in args.conditions.split(",") if c.strip()]
+    _quiet_tf()
+    from .engine.study import run_study, strategy_from_tf_config  # noqa: PLC0415
+
+    try:
+        workers = strategy_from_tf_config()  # before the model: collectives start first
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise CLIError(f"TF_CONFIG: {exc}") from exc
+    model, tok = _load(args.model, "causal" if args.metric == "next-token" else "mlm")
+    try:
+        result = run_study(model, tok, str(texts), out, conditions=conditions,
+                           method=args.method, metric=args.metric, batch_texts=args.batch_texts,
+                           means_texts=args.means_texts, dtype=args.dtype,
+                           screen_top_k=args.screen_top_k, screen_texts=args.screen_texts,
+                           resume=args.resume, progress=not args.no_progress, workers=workers)
+    except (ValueError, TypeError, FileExistsError) as exc:
+        raise CLIError(str(exc)) from exc
+    meta = result.meta
+    print(f"{result.texts} texts x {len(result.summary) - 1} conditions in {result.batches} "
+          f"batches ({result.computed_batches} computed now) -> {out}")
+    if "agreement" in meta:
+        a = meta["agreement"]
+        print(f"{a['dtype']} vs float32 on batch 0 ({a['texts']} texts): max |metric diff| "
+              f"{a['max_abs_metric_diff']:.3g}, rank correlation of mean deltas "
+              f"{a['spearman_mean_delta']:.4f}")
+    if "screen" in meta and "spearman_abs" in meta["screen"]:
+        print(f"screen (Michel, {meta['screen']['texts']} texts) vs exact, top "
+              f"{len(meta['screen']['heads'])}: Spearman {meta['screen']['spearman_abs']:.3f}")
+    return 0
+
+
 # --- generate -------------------------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.max_new_tokens < 1:
@@ -387,6 +439,25 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--model", default=DEFAULT_MODEL)
     sw.add_argument("--method", choices=("zero", "mean"), default="zero")
     sw.set_defaults(fn=cmd_sweep)
+    st = sub.add_parser("study", help="resumable ablation study over a text file to CSV")
+    st.add_argument("--texts", required=True, metavar="FILE",
+                    help="one text per line, or JSONL with text (and id, target, distractor)")
+    st.add_argument("--out", required=True, help="CSV: batch,text_id,condition,metric")
+    st.add_argument("--model", default=DEFAULT_MODEL)
+    st.add_argument("--conditions", default="heads",
+                    help="heads, layers, or head sets like L0H1+L0H2,L1H3")
+    st.add_argument("--method", choices=("zero", "mean"), default="zero")
+    st.add_argument("--metric", default="masked-lm",
+                    choices=("masked-lm", "next-token", "loss", "logprob", "logit_diff"))
+    st.add_argument("--batch-texts", type=int, default=16)
+    st.add_argument("--means-texts", type=int, default=256)
+    st.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    st.add_argument("--screen-top-k", type=int, default=None,
+                    help="rank heads by gradient first, then ablate only the top K exactly")
+    st.add_argument("--screen-texts", type=int, default=256)
+    st.add_argument("--resume", action="store_true", help="continue an interrupted study")
+    st.add_argument("--no-progress", action="store_true")
+    st.set_defaults(fn=cmd_study)
     gen = sub.add_parser("generate", help="greedy continuation with a causal model")
     gen.add_argument("prompt")
     gen.add_argument("--model", default=DEFAULT_CAUSAL)

@@ -8,10 +8,13 @@ work under any backend, Agg included, and are shown in ``ipywidgets.Image`` widg
 from __future__ import annotations
 
 import base64
+import collections
 import functools
 import html
 import io
 import os
+import tempfile
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -167,10 +170,64 @@ def new_figure(width: float = 6.0, height: float = 4.0) -> Any:
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
+# Constrained layout (the solver that keeps labels inside the figure) costs about as much as
+# drawing the figure itself. Its result depends only on the figure's size, its axes' grid and
+# the texts around them (tick labels, titles, axis labels), not on the data drawn, and a widget
+# redraws the same frame again and again (another head, another step, a toggled head). So the
+# positions it finds are kept per signature of those texts and reused: same pixels, one draw.
+_LAYOUTS: "collections.OrderedDict[tuple, list]" = collections.OrderedDict()
+_LAYOUTS_MAX = 256
+_LAYOUTS_LOCK = threading.Lock()
+
+
+def _axis_signature(axis: Any) -> tuple:
+    """The tick labels an axis will show (as drawing would format them) and their style."""
+    locs = np.asarray(axis.get_majorticklocs())
+    labels = axis.major.formatter.format_ticks(locs)
+    lo, hi = sorted(axis.get_view_interval())
+    eps = 1e-10 * max(1.0, abs(hi - lo))
+    shown = tuple(lab for x, lab in zip(locs, labels) if lo - eps <= x <= hi + eps)
+    ticks = axis.get_majorticklabels()
+    style = (ticks[0].get_fontsize(), ticks[0].get_rotation()) if ticks else None
+    return shown, style, axis.get_label_text(), axis.label.get_fontsize()
+
+
+def layout_signature(fig: Any) -> tuple | None:
+    """What a constrained layout of ``fig`` depends on; None for other layouts."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: PLC0415
+
+    if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        return None
+    parts: list = [tuple(fig.get_size_inches()), fig.dpi,
+                   fig._suptitle.get_text() if fig._suptitle is not None else None]
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        parts.append((type(ax).__name__, spec.get_geometry() if spec else None, ax.get_title(),
+                      ax.title.get_fontsize(), ax.axison, ax.get_legend() is not None,
+                      tuple((t.get_text(), tuple(t.get_position())) for t in ax.texts),
+                      _axis_signature(ax.xaxis), _axis_signature(ax.yaxis)))
+    return tuple(parts)
+
+
 def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
-    """Render a Figure to PNG or SVG bytes."""
+    """Render a Figure to PNG or SVG bytes (reusing a known constrained layout, see above)."""
+    key = layout_signature(fig)
+    key = None if key is None else (fmt,) + key  # text extents depend on the renderer
+    with _LAYOUTS_LOCK:
+        cached = _LAYOUTS.get(key) if key is not None else None
+        if cached is not None:
+            _LAYOUTS.move_to_end(key)
+    if cached is not None and len(cached) == len(fig.axes):
+        fig.set_layout_engine("none")
+        for ax, position in zip(fig.axes, cached):
+            ax._set_position(position, which="original")
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt)
+    if key is not None and cached is None:
+        with _LAYOUTS_LOCK:
+            _LAYOUTS[key] = [ax.get_position(original=True).frozen() for ax in fig.axes]
+            while len(_LAYOUTS) > _LAYOUTS_MAX:
+                _LAYOUTS.popitem(last=False)
     return buf.getvalue()
 
 
