@@ -120,8 +120,8 @@ def masked_lm_metric(labels: np.ndarray) -> Metric:
 
 
 def mask_random_tokens(ids: np.ndarray, mask: np.ndarray, special_ids: Iterable[int],
-                       mask_token_id: int, rate: float = 0.15, seed: int = 0
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       mask_token_id: int, rate: float = 0.15,
+                       seed: int | Sequence[int] = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mask a fixed, seeded share of each row's real non-special tokens, for a masked-LM loss
     metric on plain texts. Returns (masked ids, labels with -100 elsewhere); ``ids`` is not
     changed. A row with nothing to mask is a ValueError naming the row (1-based)."""
@@ -130,7 +130,12 @@ def mask_random_tokens(ids: np.ndarray, mask: np.ndarray, special_ids: Iterable[
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
         raise ValueError(f"rate must be in (0, 1], got {rate!r}")
     labels = np.full(ids.shape, -100, np.int64)
-    rng = np.random.default_rng(seed_value("seed", seed))
+    # A seed is an int, or a sequence of ints (numpy's SeedSequence entropy: a study seeds each
+    # text with (seed, text id)); each part is checked.
+    if isinstance(seed, (list, tuple)):
+        rng = np.random.default_rng([seed_value(f"seed[{i}]", s) for i, s in enumerate(seed)])
+    else:
+        rng = np.random.default_rng(seed_value("seed", seed))
     special = set(int(i) for i in special_ids)
     for row in range(len(ids)):
         cand = [p for p in range(ids.shape[1]) if mask[row, p] and int(ids[row, p]) not in special]
