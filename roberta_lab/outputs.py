@@ -115,5 +115,39 @@ class TFCausalLMOutputWithCrossAttentions(ModelOutput):
                "cross_attentions")
 
 
+@_register
+class TFSequenceClassifierOutput(ModelOutput):
+    """Output of ``TFRobertaForSequenceClassification``: loss (), logits [batch, num_labels],
+    hidden_states, attentions."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+@_register
+class TFTokenClassifierOutput(ModelOutput):
+    """Output of ``TFRobertaForTokenClassification``: loss (), logits [batch, seq, num_labels],
+    hidden_states, attentions."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+@_register
+class TFQuestionAnsweringModelOutput(ModelOutput):
+    """Output of ``TFRobertaForQuestionAnswering``: loss (), start_logits and end_logits
+    [batch, seq], hidden_states, attentions."""
+
+    _fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
+
+
+@_register
+class TFMultipleChoiceModelOutput(ModelOutput):
+    """Output of ``TFRobertaForMultipleChoice``: loss (), logits [batch, choices],
+    hidden_states and attentions over the batch x choices flattened sequences."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
 __all__ = ["ModelOutput", "TFBaseModelOutputWithPoolingAndCrossAttentions", "TFMaskedLMOutput",
-           "TFCausalLMOutputWithCrossAttentions"]
+           "TFCausalLMOutputWithCrossAttentions", "TFSequenceClassifierOutput",
+           "TFTokenClassifierOutput", "TFQuestionAnsweringModelOutput",
+           "TFMultipleChoiceModelOutput"]

@@ -1,0 +1,394 @@
+"""Task heads of HF 4.37's TF RoBERTa: sequence classification, token classification, question
+answering (span start/end) and multiple choice, with HF's signatures, outputs and weight names.
+
+Heads (HF's layers and weight names):
+
+* ``TFRobertaForSequenceClassification``: ``classifier`` reads ``<s>`` (position 0):
+  dropout -> ``dense`` (tanh) -> dropout -> ``out_proj`` -> logits [batch, num_labels].
+* ``TFRobertaForTokenClassification``: dropout -> ``classifier`` -> [batch, seq, num_labels].
+* ``TFRobertaForQuestionAnswering``: ``qa_outputs`` -> start_logits, end_logits [batch, seq].
+* ``TFRobertaForMultipleChoice``: inputs [batch, choices, seq] run as batch x choices sequences;
+  the pooler (tanh dense on ``<s>``) -> dropout -> ``classifier`` (1 unit) -> [batch, choices].
+
+Dropout is ``config.classifier_dropout`` where HF uses it (sequence and token classification),
+else ``hidden_dropout_prob``. Losses are scalar means, as in HF PyTorch (HF 4.37 TF returns
+per-example vectors): sequence classification picks its loss by ``config.problem_type`` as HF
+PyTorch does (regression: MSE; single_label_classification: cross-entropy; multi_label_...:
+sigmoid cross-entropy; None: regression when num_labels == 1, else single-label for integer
+labels, multi-label for float labels); token labels of -100 are ignored; question answering is
+(CE(start) + CE(end)) / 2.
+
+Example:
+    >>> import numpy as np
+    >>> from roberta_lab import RobertaConfig, TFRobertaForSequenceClassification
+    >>> cfg = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+    ...                     num_attention_heads=4, intermediate_size=37, num_labels=3)
+    >>> out = TFRobertaForSequenceClassification(cfg)(np.array([[0, 5, 6, 2]]), labels=np.array([2]))
+    >>> tuple(out.logits.shape), tuple(out.loss.shape)
+    ((1, 3), ())
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .config import RobertaConfig
+from .heads import masked_mean_loss
+from .inputs import BASE_SIGNATURE, prepare, to_tensor, unpack_inputs
+from .layers import Linear
+from .model import RobertaMainLayer, RobertaPreTrainedModel
+from .outputs import (TFMultipleChoiceModelOutput, TFQuestionAnsweringModelOutput,
+                      TFSequenceClassifierOutput, TFTokenClassifierOutput)
+
+# HF 4.37's call signature of the task heads (no encoder states, cache or use_cache).
+TASK_SIGNATURE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask",
+                  "inputs_embeds", "output_attentions", "output_hidden_states", "return_dict")
+
+
+def _dropout(config: RobertaConfig) -> keras.layers.Dropout:
+    rate = config.classifier_dropout
+    return keras.layers.Dropout(config.hidden_dropout_prob if rate is None else rate,
+                                autocast=False)
+
+
+def _concrete(t: tf.Tensor) -> np.ndarray | None:
+    if tf.executing_eagerly():
+        return t.numpy()
+    return tf.get_static_value(t)
+
+
+def _check_range(name: str, t: tf.Tensor, high: Any, allow: tuple[int, ...] = ()) -> tf.Tensor:
+    """Integer labels in [0, high) (or one of ``allow``): ValueError on concrete values, an
+    assert in graphs (a label out of range would make a silent wrong loss)."""
+    arr = _concrete(t)
+    if arr is not None and isinstance(high, int):
+        bad = ~np.isin(arr, allow) & ((arr < 0) | (arr >= high))
+        if bad.any():
+            extra = f" or {list(allow)}" if allow else ""
+            raise ValueError(f"{name} must be in [0, {high}){extra}; got {arr[bad][:5].tolist()}")
+        return t
+    ok = tf.logical_and(t >= 0, t < tf.cast(high, t.dtype))
+    for value in allow:
+        ok = tf.logical_or(ok, tf.equal(t, value))
+    check = tf.debugging.Assert(tf.reduce_all(ok), [f"{name} out of range"])
+    with tf.control_dependencies([check]):
+        return tf.identity(t)
+
+
+class RobertaClassificationHead(keras.layers.Layer):
+    """HF's sentence head: [..., d_model] -> dropout -> dense, tanh -> dropout -> out_proj
+    -> [..., num_labels]. The model feeds it ``<s>``'s final hidden state."""
+
+    def __init__(self, config: RobertaConfig, **kw):
+        super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
+        h, std = config.hidden_size, config.initializer_range
+        self.dense = Linear(h, h, std, name="dense")
+        self.dropout = _dropout(config)
+        self.out_proj = Linear(h, config.num_labels, std, name="out_proj")
+        self.built = True
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        x = tf.tanh(self.dense(self.dropout(x, training=training)))
+        return self.out_proj(self.dropout(x, training=training))
+
+
+class _TaskModel(RobertaPreTrainedModel):
+    """Shared by the four heads: HF's signature, labels checked here, the trunk without the
+    encoder-decoder inputs."""
+
+    label_names: tuple[str, ...] = ("labels",)
+    signature = TASK_SIGNATURE + label_names
+    add_pooling_layer = False
+
+    def __init__(self, config: RobertaConfig, **kw):
+        super().__init__(config, **kw)
+        self.roberta = RobertaMainLayer(config, add_pooling_layer=self.add_pooling_layer,
+                                        name="roberta")
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, labels=None, training=False):
+        kwargs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
+                      output_attentions=output_attentions,
+                      output_hidden_states=output_hidden_states, return_dict=return_dict,
+                      labels=labels)
+        v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
+        return self._finish(self._run(v, training), v["return_dict"])
+
+    def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        raw = unpack_inputs(self.signature, input_ids, kwargs)
+        labels = {name: raw.pop(name) for name in self.label_names}
+        v = dict.fromkeys(BASE_SIGNATURE)
+        v.update(self._flatten(raw))
+        v = prepare(self.config, v)
+        for name, value in labels.items():
+            v[name] = None if value is None else self._check_label(name, value, v)
+        return v
+
+    def _flatten(self, raw: dict[str, Any]) -> dict[str, Any]:
+        return raw
+
+    def _check_label(self, name: str, value: Any, v: dict[str, Any]) -> tf.Tensor:
+        raise NotImplementedError
+
+    def _trunk(self, v: dict[str, Any], training: bool) -> Any:
+        return self.roberta.call({k: v[k] for k in BASE_SIGNATURE}, training=training)
+
+    def head_logits(self, hidden: tf.Tensor) -> tf.Tensor:
+        """The head on final hidden states [rows, P, d_model] -> [rows, P, out] (no dropout):
+        what sweeps and importance read at chosen positions."""
+        raise NotImplementedError
+
+
+def _batch(v: dict[str, Any]) -> Any:
+    ref = v["input_ids"] if v["input_ids"] is not None else v["inputs_embeds"]
+    return ref.shape[0], ref.shape[1]
+
+
+class TFRobertaForSequenceClassification(_TaskModel):
+    """RoBERTa with a sentence classifier on ``<s>``; logits [batch, num_labels]."""
+
+    def __init__(self, config: RobertaConfig, **kw):
+        super().__init__(config, **kw)
+        self.classifier = RobertaClassificationHead(config, name="classifier")
+        self.built = True
+
+    def _problem(self, labels_dtype: tf.DType | None) -> str:
+        problem = self.config.problem_type
+        if problem is not None:
+            return problem
+        if self.config.num_labels == 1:
+            return "regression"
+        return ("single_label_classification" if labels_dtype is None or labels_dtype.is_integer
+                else "multi_label_classification")
+
+    def _check_label(self, name: str, value: Any, v: dict[str, Any]) -> tf.Tensor:
+        batch, _ = _batch(v)
+        n = self.config.num_labels
+        dtype = getattr(value, "dtype", None)
+        if dtype is None or isinstance(value, (list, tuple)):
+            dtype = np.asarray(value).dtype
+        problem = self._problem(tf.as_dtype(dtype) if np.dtype(getattr(dtype, "as_numpy_dtype",
+                                                                        dtype)).kind in "biuf"
+                                else tf.int32)
+        if problem == "single_label_classification":
+            t = to_tensor(name, value, "int")
+            if t.shape.rank == 2 and t.shape[1] == 1:
+                t = t[:, 0]
+            if t.shape.rank != 1 or (batch is not None and t.shape[0] not in (None, batch)):
+                raise ValueError(f"{name} must be [batch] = [{batch}] class ids for "
+                                 f"{problem}, got shape {list(t.shape)}")
+            return _check_range(name, t, n)
+        t = tf.cast(to_tensor(name, value, "mask"), tf.float32)
+        want = [batch] if problem == "regression" and n == 1 else [batch, n]
+        if problem == "regression" and n == 1 and t.shape.rank == 2 and t.shape[1] == 1:
+            t = t[:, 0]
+        if t.shape.rank != len(want) or any(a is not None and b is not None and a != b
+                                            for a, b in zip(t.shape, want)):
+            raise ValueError(f"{name} must be {want} for {problem} (num_labels={n}), got shape "
+                             f"{list(t.shape)}")
+        if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(t))):
+            raise ValueError(f"{name} must be finite; got NaN or inf")
+        return t
+
+    def head_logits(self, hidden: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.classifier(hidden), tf.float32)
+
+    def _forward(self, v: dict[str, Any], training: bool) -> Any:
+        trunk = self._trunk(v, training)
+        cls = trunk["last_hidden_state"][:, 0]  # <s>: [batch, d_model]
+        logits = tf.cast(self.classifier(cls, training=training), tf.float32)  # [batch, labels]
+        loss = None
+        labels = v["labels"]
+        if labels is not None:
+            problem = self._problem(labels.dtype)
+            if problem == "regression":
+                pred = logits[:, 0] if self.config.num_labels == 1 else logits
+                loss = tf.reduce_mean(tf.square(pred - labels))
+            elif problem == "single_label_classification":
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            else:
+                loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+        return TFSequenceClassifierOutput(loss=loss, logits=logits,
+                                          hidden_states=trunk.get("hidden_states"),
+                                          attentions=trunk.get("attentions"))
+
+
+class TFRobertaForTokenClassification(_TaskModel):
+    """RoBERTa with a per-token classifier; logits [batch, seq, num_labels]; labels of -100
+    are not scored."""
+
+    def __init__(self, config: RobertaConfig, **kw):
+        super().__init__(config, **kw)
+        self.dropout = _dropout(config)
+        self.classifier = Linear(config.hidden_size, config.num_labels,
+                                 config.initializer_range, name="classifier")
+        self.built = True
+
+    def _check_label(self, name: str, value: Any, v: dict[str, Any]) -> tf.Tensor:
+        batch, seq = _batch(v)
+        t = to_tensor(name, value, "int")
+        if t.shape.rank != 2 or any(a is not None and b is not None and a != b
+                                    for a, b in zip(t.shape, (batch, seq))):
+            raise ValueError(f"{name} must be [batch, seq] = [{batch}, {seq}], got "
+                             f"{list(t.shape)}")
+        return _check_range(name, t, self.config.num_labels, allow=(-100,))
+
+    def head_logits(self, hidden: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.classifier(hidden), tf.float32)
+
+    def _forward(self, v: dict[str, Any], training: bool) -> Any:
+        trunk = self._trunk(v, training)
+        h = self.dropout(trunk["last_hidden_state"], training=training)
+        logits = tf.cast(self.classifier(h), tf.float32)  # [batch, seq, labels]
+        loss = None
+        if v["labels"] is not None:
+            loss = masked_mean_loss(v["labels"], logits, self.config.tf_legacy_loss)
+        return TFTokenClassifierOutput(loss=loss, logits=logits,
+                                       hidden_states=trunk.get("hidden_states"),
+                                       attentions=trunk.get("attentions"))
+
+
+class TFRobertaForQuestionAnswering(_TaskModel):
+    """RoBERTa with a span head: start_logits, end_logits [batch, seq]; the loss needs both
+    ``start_positions`` and ``end_positions`` [batch], each in [0, seq)."""
+
+    label_names = ("start_positions", "end_positions")
+    signature = TASK_SIGNATURE + label_names
+
+    def __init__(self, config: RobertaConfig, **kw):
+        if config.num_labels != 2:  # HF splits the output in two and fails later
+            raise ValueError(f"TFRobertaForQuestionAnswering needs config.num_labels == 2 (start "
+                             f"and end), got {config.num_labels}")
+        super().__init__(config, **kw)
+        self.qa_outputs = Linear(config.hidden_size, config.num_labels,
+                                 config.initializer_range, name="qa_outputs")
+        self.built = True
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, start_positions=None,
+             end_positions=None, training=False):
+        kwargs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds,
+                      output_attentions=output_attentions,
+                      output_hidden_states=output_hidden_states, return_dict=return_dict,
+                      start_positions=start_positions, end_positions=end_positions)
+        v = self._prepare(input_ids, {k: x for k, x in kwargs.items() if x is not None})
+        if (v["start_positions"] is None) != (v["end_positions"] is None):
+            raise ValueError("start_positions and end_positions go together: give both for a "
+                             "loss, or neither")
+        return self._finish(self._run(v, training), v["return_dict"])
+
+    def _check_label(self, name: str, value: Any, v: dict[str, Any]) -> tf.Tensor:
+        batch, seq = _batch(v)
+        t = to_tensor(name, value, "int")
+        if t.shape.rank == 2 and t.shape[1] == 1:
+            t = t[:, 0]
+        if t.shape.rank != 1 or (batch is not None and t.shape[0] not in (None, batch)):
+            raise ValueError(f"{name} must be [batch] = [{batch}], got {list(t.shape)}")
+        ref = v["input_ids"] if v["input_ids"] is not None else v["inputs_embeds"]
+        return _check_range(name, t, seq if seq is not None else tf.shape(ref)[1])
+
+    def head_logits(self, hidden: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.qa_outputs(hidden), tf.float32)
+
+    def _forward(self, v: dict[str, Any], training: bool) -> Any:
+        trunk = self._trunk(v, training)
+        logits = tf.cast(self.qa_outputs(trunk["last_hidden_state"]), tf.float32)
+        start, end = logits[..., 0], logits[..., 1]  # [batch, seq] each
+        loss = None
+        if v["start_positions"] is not None:
+            ce = tf.nn.sparse_softmax_cross_entropy_with_logits
+            loss = (tf.reduce_mean(ce(v["start_positions"], start)) +
+                    tf.reduce_mean(ce(v["end_positions"], end))) / 2.0
+        return TFQuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end,
+                                              hidden_states=trunk.get("hidden_states"),
+                                              attentions=trunk.get("attentions"))
+
+
+class TFRobertaForMultipleChoice(_TaskModel):
+    """RoBERTa scoring each of several choices: inputs [batch, choices, seq] (inputs_embeds
+    [batch, choices, seq, d_model]); logits [batch, choices]; labels [batch] in [0, choices).
+    Hidden states and attentions are over the batch x choices flattened sequences. A head mask
+    may be (heads,), (layers, heads) or (batch, layers, heads) (one per question)."""
+
+    add_pooling_layer = True
+
+    def __init__(self, config: RobertaConfig, **kw):
+        super().__init__(config, **kw)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, autocast=False)
+        self.classifier = Linear(config.hidden_size, 1, config.initializer_range,
+                                 name="classifier")
+        self.built = True
+
+    def _flatten(self, raw: dict[str, Any]) -> dict[str, Any]:
+        out = dict(raw)
+        ref_name = "input_ids" if raw["input_ids"] is not None else "inputs_embeds"
+        ref = to_tensor(ref_name, raw[ref_name], "int" if ref_name == "input_ids" else "float") \
+            if raw[ref_name] is not None else None
+        if ref is None:
+            return out  # prepare() names the missing input
+        rank = 3 if ref_name == "input_ids" else 4
+        if ref.shape.rank != rank:
+            raise ValueError(f"{ref_name} must be [batch, choices, seq{', d_model' * (rank == 4)}]"
+                             f" for multiple choice, got shape {list(ref.shape)}")
+        batch, choices = tf.shape(ref)[0], tf.shape(ref)[1]
+        out["num_choices"] = ref.shape[1] if ref.shape[1] is not None else choices
+        for name, kind in (("input_ids", "int"), ("attention_mask", "mask"),
+                           ("token_type_ids", "int"), ("position_ids", "int"),
+                           ("inputs_embeds", "float")):
+            t = ref if name == ref_name else to_tensor(name, raw[name], kind)
+            if t is None:
+                continue
+            want = rank if name == "inputs_embeds" else 3
+            if t.shape.rank != want:
+                raise ValueError(f"{name} must have the inputs' [batch, choices, ...] shape "
+                                 f"(rank {want}), got {list(t.shape)}")
+            out[name] = tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
+        hm = to_tensor("head_mask", raw["head_mask"], "mask")
+        if hm is not None and hm.shape.rank == 3:  # one mask per question -> per choice row
+            out["head_mask"] = tf.repeat(hm, choices, axis=0)
+        del batch
+        return out
+
+    def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        raw = unpack_inputs(self.signature, input_ids, kwargs)
+        labels = raw.pop("labels")
+        flat = self._flatten(raw)
+        choices = flat.pop("num_choices", None)
+        v = dict.fromkeys(BASE_SIGNATURE)
+        v.update(flat)
+        v = prepare(self.config, v)
+        v["num_choices"] = choices
+        v["labels"] = None if labels is None else self._check_label("labels", labels, v)
+        return v
+
+    def _check_label(self, name: str, value: Any, v: dict[str, Any]) -> tf.Tensor:
+        t = to_tensor(name, value, "int")
+        if t.shape.rank != 1:
+            raise ValueError(f"{name} must be [batch] choice indices, got {list(t.shape)}")
+        choices = v["num_choices"]
+        return _check_range(name, t, choices)
+
+    def head_logits(self, hidden: tf.Tensor) -> tf.Tensor:
+        pooled = tf.tanh(self.roberta.pooler(hidden))
+        return tf.cast(self.classifier(pooled), tf.float32)
+
+    def _forward(self, v: dict[str, Any], training: bool) -> Any:
+        trunk = self._trunk(v, training)
+        pooled = self.dropout(trunk["pooler_output"], training=training)  # [batch*choices, d]
+        scores = tf.cast(self.classifier(pooled), tf.float32)  # [batch*choices, 1]
+        logits = tf.reshape(scores, [-1, v["num_choices"]])  # [batch, choices]
+        loss = None
+        if v["labels"] is not None:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(v["labels"],
+                                                                                 logits))
+        return TFMultipleChoiceModelOutput(loss=loss, logits=logits,
+                                           hidden_states=trunk.get("hidden_states"),
+                                           attentions=trunk.get("attentions"))
