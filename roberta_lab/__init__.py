@@ -11,34 +11,40 @@ from __future__ import annotations
 import importlib
 import os as _os
 
+from . import _aliases
+
+_aliases.install()
+
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "RobertaConfig": "config",
-    "AutoTokenizer": "tokenizer", "RobertaTokenizer": "tokenizer", "BatchEncoding": "tokenizer",
-    "TFBaseModelOutputWithPoolingAndCrossAttentions": "outputs",
-    "TFCausalLMOutputWithCrossAttentions": "outputs", "TFMaskedLMOutput": "outputs",
-    "TFSequenceClassifierOutput": "outputs", "TFTokenClassifierOutput": "outputs",
-    "TFQuestionAnsweringModelOutput": "outputs", "TFMultipleChoiceModelOutput": "outputs",
-    "TFRobertaModel": "model",
-    "TFRobertaForMaskedLM": "heads", "TFRobertaForCausalLM": "heads",
-    "TFRobertaForSequenceClassification": "task_heads",
-    "TFRobertaForTokenClassification": "task_heads",
-    "TFRobertaForQuestionAnswering": "task_heads", "TFRobertaForMultipleChoice": "task_heads",
-    "bundled_models": "hub",
-    "mask_prediction": "widgets", "head_ablation": "widgets", "attention_explorer": "widgets",
-    "cache_steps": "widgets", "cross_attention": "widgets",
-    "logit_lens": "lens", "LensResult": "lens",
-    "patch_residual": "patching", "patch_heads": "patching", "patch_block_outputs": "patching",
-    "logit_diff": "patching", "PatchingResult": "patching",
-    "head_role_scores": "head_roles", "top_heads": "head_roles", "HeadRoleScores": "head_roles",
-    "head_view": "viz", "model_view": "viz", "encoder_decoder_view": "viz",
-    "cache_step_view": "viz", "save_html": "viz",
-    "generate": "generation", "trace_generation": "step_trace",
-    "GenerationTrace": "step_trace",
+    "RobertaConfig": "model.config",
+    "AutoTokenizer": "model.tokenizer", "RobertaTokenizer": "model.tokenizer", "BatchEncoding": "model.tokenizer",
+    "TFBaseModelOutputWithPoolingAndCrossAttentions": "model.outputs",
+    "TFCausalLMOutputWithCrossAttentions": "model.outputs", "TFMaskedLMOutput": "model.outputs",
+    "TFSequenceClassifierOutput": "model.outputs", "TFTokenClassifierOutput": "model.outputs",
+    "TFQuestionAnsweringModelOutput": "model.outputs",
+    "TFMultipleChoiceModelOutput": "model.outputs",
+    "TFRobertaModel": "model.trunk",
+    "TFRobertaForMaskedLM": "model.heads", "TFRobertaForCausalLM": "model.heads",
+    "TFRobertaForSequenceClassification": "model.task_heads",
+    "TFRobertaForTokenClassification": "model.task_heads",
+    "TFRobertaForQuestionAnswering": "model.task_heads",
+    "TFRobertaForMultipleChoice": "model.task_heads",
+    "bundled_models": "model.hub",
+    "mask_prediction": "views.widgets", "head_ablation": "views.widgets", "attention_explorer": "views.widgets",
+    "cache_steps": "views.widgets", "cross_attention": "views.widgets",
+    "logit_lens": "engine.lens", "LensResult": "engine.lens",
+    "patch_residual": "engine.patching", "patch_heads": "engine.patching", "patch_block_outputs": "engine.patching",
+    "logit_diff": "engine.patching", "PatchingResult": "engine.patching",
+    "head_role_scores": "engine.head_roles", "top_heads": "engine.head_roles", "HeadRoleScores": "engine.head_roles",
+    "head_view": "views.viz", "model_view": "views.viz", "encoder_decoder_view": "views.viz",
+    "cache_step_view": "views.viz", "save_html": "views.viz",
+    "generate": "engine.generation", "trace_generation": "engine.step_trace",
+    "GenerationTrace": "engine.step_trace",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -87,7 +87,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 # --- models ---------------------------------------------------------------------------------------
 def cmd_models(_args: argparse.Namespace) -> int:
-    from .hub import bundled_models  # noqa: PLC0415
+    from .model.hub import bundled_models  # noqa: PLC0415
 
     for name in bundled_models():
         print(name)
@@ -104,7 +104,7 @@ def cmd_fill_mask(args: argparse.Namespace) -> int:
     if "<mask>" not in args.text:
         raise CLIError("the text must contain <mask>")
     model, tok = _load(args.model, "mlm")
-    from .fill_mask import fill_mask  # noqa: PLC0415
+    from .engine.fill_mask import fill_mask  # noqa: PLC0415
 
     try:
         results = fill_mask(model, tok, args.text, top_k=args.top_k)
@@ -144,7 +144,7 @@ def sweep_inputs(model, tok, texts: list[str], *, rate: float = SWEEP_MASK_RATE,
     unmasked inputs (for mean ablation)."""
     import numpy as np  # noqa: PLC0415
 
-    from .fill_mask import mask_logits  # noqa: PLC0415
+    from .engine.fill_mask import mask_logits  # noqa: PLC0415
 
     with_mask = [tok.mask_token in t for t in texts]
     if any(with_mask) and not all(with_mask):
@@ -164,7 +164,7 @@ def sweep_inputs(model, tok, texts: list[str], *, rate: float = SWEEP_MASK_RATE,
         top1 = mask_logits(model, ids, mask, mask_token_id=tok.mask_token_id).numpy().argmax(-1)
         labels[where[:, 0], where[:, 1]] = top1
         return ids, mask, labels, reference
-    from .ablation import mask_random_tokens  # noqa: PLC0415
+    from .engine.ablation import mask_random_tokens  # noqa: PLC0415
 
     try:
         masked, new_labels = mask_random_tokens(ids, mask, tok.all_special_ids, tok.mask_token_id,
@@ -183,7 +183,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if out.parent and not out.parent.exists():
         raise CLIError(f"the folder of --out does not exist: {out.parent}")
     model, tok = _load(args.model, "mlm")
-    from .ablation import head_means, masked_lm_metric, sweep_heads  # noqa: PLC0415
+    from .engine.ablation import head_means, masked_lm_metric, sweep_heads  # noqa: PLC0415
 
     ids, mask, labels, reference = sweep_inputs(model, tok, texts)
     means = head_means(model, reference, mask) if args.method == "mean" else None
@@ -203,8 +203,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.prompt.strip():
         raise CLIError("the prompt is empty")
     model, tok = _load(args.model, "causal")
-    from .generation import generate  # noqa: PLC0415
-    from .step_trace import trace_generation  # noqa: PLC0415
+    from .engine.generation import generate  # noqa: PLC0415
+    from .engine.step_trace import trace_generation  # noqa: PLC0415
 
     ids = tok(args.prompt, return_tensors="np")["input_ids"]
     # RoBERTa's tokenizer ends the text with </s>; a prompt is continued, so drop it.

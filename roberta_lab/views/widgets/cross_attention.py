@@ -27,7 +27,7 @@ DEFAULT_SOURCE = "a b c d e"
 def load_seq2seq(name: str) -> tuple[Any, Any, Any]:
     """(encoder, decoder, tokenizer) from a bundled name or folder with encoder/ and decoder/."""
     from roberta_lab import TFRobertaForCausalLM, TFRobertaModel  # noqa: PLC0415
-    from roberta_lab.hub import local_folder  # noqa: PLC0415
+    from roberta_lab.model.hub import local_folder  # noqa: PLC0415
 
     try:
         folder = local_folder(name)

@@ -81,7 +81,7 @@ class AttentionController:
     def punct_ids(self) -> np.ndarray:
         if self._punct is None:
             try:
-                from roberta_lab.head_roles import punctuation_ids  # noqa: PLC0415
+                from roberta_lab.engine.head_roles import punctuation_ids  # noqa: PLC0415
 
                 self._punct = np.asarray(punctuation_ids(self.tokenizer), np.int64)
             except ImportError:  # pragma: no cover - head_roles ships with the package
@@ -94,7 +94,7 @@ class AttentionController:
         cfg = self.model.config
         if self._roles is None:
             try:
-                from roberta_lab.head_roles import scores_from_patterns  # noqa: PLC0415
+                from roberta_lab.engine.head_roles import scores_from_patterns  # noqa: PLC0415
             except ImportError:  # pragma: no cover
                 scores_from_patterns = None
             if scores_from_patterns is not None:

@@ -40,7 +40,7 @@ from .config import RobertaConfig
 from .heads import masked_mean_loss
 from .inputs import BASE_SIGNATURE, prepare, to_tensor, unpack_inputs
 from .layers import Linear
-from .model import RobertaMainLayer, RobertaPreTrainedModel
+from .trunk import RobertaMainLayer, RobertaPreTrainedModel
 from .outputs import (TFMultipleChoiceModelOutput, TFQuestionAnsweringModelOutput,
                       TFSequenceClassifierOutput, TFTokenClassifierOutput)
 

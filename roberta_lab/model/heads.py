@@ -31,7 +31,7 @@ from .config import RobertaConfig
 from .hook_points import HookPoint
 from .inputs import BASE_SIGNATURE
 from .layers import ACTIVATIONS, LayerNorm, Linear
-from .model import RobertaMainLayer, RobertaPreTrainedModel
+from .trunk import RobertaMainLayer, RobertaPreTrainedModel
 from .outputs import TFCausalLMOutputWithCrossAttentions, TFMaskedLMOutput
 
 logger = logging.getLogger(__name__)

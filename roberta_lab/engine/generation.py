@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .inputs import BASE_SIGNATURE
+from ..model.inputs import BASE_SIGNATURE
 
 _NEG_INF = float("-inf")
 

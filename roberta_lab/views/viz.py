@@ -3,7 +3,7 @@
 One call turns a model output (``output_attentions=True``) or a ``run_with_cache`` cache into
 bertviz's view. The HTML is self-contained: bertviz 1.4.1 loads require.js, d3 and jQuery from
 a CDN, which classrooms without internet cannot reach, so the pinned copies in
-``roberta_lab/viz_assets`` (see its ASSETS.md) are inlined and no network request is made.
+``roberta_lab/views/viz_assets`` (see its ASSETS.md) are inlined and no network request is made.
 
 Example (runs as is; ``html_action="view"`` displays it in Jupyter instead):
     >>> import numpy as np
@@ -41,7 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .activation_cache import ActivationCache
+from ..model.activation_cache import ActivationCache
 
 # (AMD module name, file in viz_assets). The names are private to
 # roberta_lab so they cannot collide with a 'd3' or 'jquery' a notebook already defines.
@@ -52,7 +52,7 @@ _MAX_NUMBERS = 4_000_000
 
 
 def _asset(name: str) -> str:
-    return resources.files("roberta_lab.viz_assets").joinpath(name).read_text("utf-8")
+    return resources.files("roberta_lab.views.viz_assets").joinpath(name).read_text("utf-8")
 
 
 def _script(code: str) -> str:

@@ -19,7 +19,7 @@ class HeadAblationController:
     def __init__(self, model: Any, tokenizer: Any, text: str | None = DEFAULT_TEXT, *,
                  texts: list[str] | None = None, top_k: int = 5, mask_rate: float = 0.15,
                  seed: int = 0):
-        from roberta_lab.ablation import masked_lm_metric  # noqa: PLC0415
+        from roberta_lab.engine.ablation import masked_lm_metric  # noqa: PLC0415
 
         self.model, self.tokenizer, self.top_k = model, tokenizer, int(top_k)
         cfg = model.config
@@ -57,7 +57,7 @@ class HeadAblationController:
         enc = tok(list(texts), padding=True, return_tensors="np")
         ids = np.asarray(enc["input_ids"], np.int32).copy()
         mask = np.asarray(enc["attention_mask"], np.int32)
-        from roberta_lab.ablation import mask_random_tokens  # noqa: PLC0415
+        from roberta_lab.engine.ablation import mask_random_tokens  # noqa: PLC0415
 
         try:
             ids, labels = mask_random_tokens(ids, mask, tok.all_special_ids, tok.mask_token_id,
@@ -124,7 +124,7 @@ class HeadAblationController:
     def importance(self) -> np.ndarray:
         """Michel importance [layers, heads] of the unablated model, computed once."""
         if self._importance is None:
-            from roberta_lab.importance import michel_importance  # noqa: PLC0415
+            from roberta_lab.engine.importance import michel_importance  # noqa: PLC0415
 
             self._importance = michel_importance(self.model, self.ids, self.attention_mask,
                                                  self.metric)
@@ -148,7 +148,7 @@ class HeadAblationController:
 
     def sweep(self) -> Any:
         """Every single head ablated on its own (``sweep_heads``); kept in ``sweep_result``."""
-        from roberta_lab.ablation import sweep_heads  # noqa: PLC0415
+        from roberta_lab.engine.ablation import sweep_heads  # noqa: PLC0415
 
         self.sweep_result = sweep_heads(self.model, self.ids, self.attention_mask, self.metric,
                                         compile=False, progress=False)

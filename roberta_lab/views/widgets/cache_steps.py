@@ -30,7 +30,7 @@ class CacheStepsController:
 
     def __init__(self, model: Any, tokenizer: Any, prompt: str = DEFAULT_PROMPT, *,
                  max_new_tokens: int = 8, top_k: int = 5):
-        from roberta_lab.step_trace import trace_generation  # noqa: PLC0415
+        from roberta_lab.engine.step_trace import trace_generation  # noqa: PLC0415
 
         cfg = model.config
         if not cfg.is_decoder:
