@@ -62,9 +62,22 @@ class RobertaEmbeddings(keras.layers.Layer):
         self.hook_full_embed = HookPoint("hook_full_embed")
         self.built = True
 
-    def call(self, input_ids: tf.Tensor | None, position_ids: tf.Tensor,
-             token_type_ids: tf.Tensor, inputs_embeds: tf.Tensor | None = None,
+    def call(self, input_ids: tf.Tensor | None = None, position_ids: tf.Tensor | None = None,
+             token_type_ids: tf.Tensor | None = None, inputs_embeds: tf.Tensor | None = None,
              training: bool = False) -> tf.Tensor:
+        """As HF's embeddings: ``embeddings(ids)`` alone works (positions from the ids' pads,
+        token types 0)."""
+        if input_ids is not None:
+            input_ids = tf.convert_to_tensor(input_ids)
+            input_ids = tf.cast(input_ids, tf.int32) if input_ids.dtype != tf.int32 else input_ids
+        if position_ids is None:
+            ref = input_ids if input_ids is not None else inputs_embeds
+            position_ids = (position_ids_from_input_ids(input_ids, self.config.padding_idx)
+                            if input_ids is not None else position_ids_from_embeds(
+                                tf.shape(ref)[0], tf.shape(ref)[1], self.config.padding_idx))
+        if token_type_ids is None:
+            ref = input_ids if input_ids is not None else inputs_embeds
+            token_type_ids = tf.zeros(tf.shape(ref)[:2], tf.int32)
         if inputs_embeds is None:
             inputs_embeds = tf.gather(self.word_embeddings, input_ids)  # [batch, pos, d_model]
         word = self.hook_embed(inputs_embeds)

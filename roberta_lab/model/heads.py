@@ -30,7 +30,7 @@ import tensorflow as tf
 from .config import RobertaConfig
 from .hook_points import HookPoint
 from .inputs import BASE_SIGNATURE
-from .layers import ACTIVATIONS, LayerNorm, Linear
+from .layers import ACTIVATIONS, LayerNorm, Linear, policy_matmul_dtype
 from .trunk import RobertaMainLayer, RobertaPreTrainedModel
 from .outputs import TFCausalLMOutputWithCrossAttentions, TFMaskedLMOutput
 
@@ -47,7 +47,7 @@ class RobertaLMHead(keras.layers.Layer):
         self.layer_norm = LayerNorm(h, config.layer_norm_eps, name="layer_norm")
         self.decoder = word_embeddings  # tied: the very same variable, [vocab, d_model]
         self.bias = self.add_weight(shape=(config.vocab_size,), name="bias", initializer="zeros")
-        self.matmul_dtype: tf.DType | None = None  # bfloat16 mode, see unembed
+        self.matmul_dtype: tf.DType | None = policy_matmul_dtype()  # bfloat16 mode, see unembed
         self.hook_in = HookPoint("lm_head.hook_in")
         self.hook_transformed = HookPoint("lm_head.hook_transformed")
         self.hook_logits = HookPoint("lm_head.hook_logits")

@@ -70,11 +70,13 @@ class ModelOutput(OrderedDict):
 def _register(cls: type) -> type:
     fields = cls._fields
 
+    # Only the fields that are set: Keras' functional API needs every leaf to be a tensor.
     def flatten(out: ModelOutput):
-        return [out.get(f) for f in fields], None, list(fields)
+        present = tuple(f for f in fields if f in out)
+        return [out[f] for f in present], present, list(present)
 
-    def unflatten(_aux: Any, children: Any) -> ModelOutput:
-        return cls(**dict(zip(fields, children)))
+    def unflatten(present: Any, children: Any) -> ModelOutput:
+        return cls(**dict(zip(present, children)))
 
     try:
         import optree  # noqa: PLC0415  (Keras 3's tree backend)

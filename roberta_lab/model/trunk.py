@@ -28,6 +28,7 @@ from .block import RobertaBlock
 from .config import RobertaConfig
 from .embeddings import RobertaEmbeddings, position_ids_from_embeds, position_ids_from_input_ids
 from .hooked import HookedRootMixin
+from .keras_api import KerasModelMixin, check_dtype_policy
 from .input_checks import poison_invalid_rows
 from .inputs import BASE_SIGNATURE, check_training, prepare, unpack_inputs
 from .layers import Linear
@@ -162,14 +163,15 @@ class RobertaMainLayer(keras.layers.Layer):
         return tf.transpose(hm, [1, 0, 2])
 
 
-class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
-    """Shared by the three seed classes: input handling, checkpoints, hooks, ``fit``."""
+class RobertaPreTrainedModel(KerasModelMixin, HookedRootMixin, keras.Model):
+    """Shared by every model class: input handling, checkpoints, hooks, Keras (``keras_api``)."""
 
     signature: tuple[str, ...] = BASE_SIGNATURE
 
     def __init__(self, config: RobertaConfig, **kw):
         if not isinstance(config, RobertaConfig):
             raise TypeError(f"config must be a RobertaConfig, got {type(config).__name__}")
+        check_dtype_policy(kw)
         super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
 
@@ -233,43 +235,6 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
 
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()
-
-    # --- keras plumbing ---------------------------------------------------------------------
-    def get_config(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "RobertaPreTrainedModel":
-        return cls(RobertaConfig.from_dict(config["config"]))
-
-    def get_input_embeddings(self) -> RobertaEmbeddings:
-        return self.roberta.embeddings
-
-    def train_step(self, data):
-        return super().train_step(self._labels_into_inputs(data))
-
-    def test_step(self, data):
-        return super().test_step(self._labels_into_inputs(data))
-
-    @staticmethod
-    def _labels_into_inputs(data):
-        # HF's convention: labels passed as y are moved into the input dict, the model computes
-        # its own loss, and compile() needs no loss function.
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        if y is not None and isinstance(x, dict) and "labels" not in x:
-            x = {**x, "labels": y}
-        return x, y, sw
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = getattr(y_pred, "loss", None) if isinstance(y_pred, dict) else None
-        if loss is None:
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
-        return tf.reduce_mean(loss)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if isinstance(y_pred, dict) and "logits" in y_pred:
-            y_pred = y_pred["logits"]
-        return super().compute_metrics(x, y, y_pred, sample_weight)
 
     # --- checkpoints ------------------------------------------------------------------------
     @classmethod
