@@ -141,6 +141,13 @@ class KerasModelMixin:
                 return layer.matmul_dtype
         return None
 
+    def prepare_tf_dataset(self, dataset: Any, batch_size: int = 8, shuffle: bool = True,
+                           tokenizer: Any = None, **kwargs: Any) -> tf.data.Dataset:
+        """Tokenized texts -> a ``tf.data.Dataset`` of padded batches (see ``tf_data``)."""
+        from .tf_data import prepare_tf_dataset  # noqa: PLC0415
+
+        return prepare_tf_dataset(self, dataset, batch_size, shuffle, tokenizer, **kwargs)
+
     # --- serving ----------------------------------------------------------------------------
     @property
     def input_signature(self) -> dict[str, tf.TensorSpec]:
