@@ -26,14 +26,26 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import replicas
-from .ablation import Metric, _score
+from .ablation import Metric, _score, head_logits_at
+
+
+def _metric_logits(model: Any, out: Any) -> tf.Tensor:
+    """Per-position logits a Metric reads: [batch, seq, vocab | labels | 2]. A sequence
+    classifier's [batch, labels] sits at position 0 (``<s>``, where its head reads); question
+    answering stacks start and end."""
+    if type(model).__name__ == "TFRobertaForMultipleChoice":
+        head_logits_at(model, None)  # raises: the choice softmax spans rows
+    if "start_logits" in out:
+        return tf.stack([out["start_logits"], out["end_logits"]], axis=-1)
+    logits = out["logits"]
+    return logits[:, None] if logits.shape.rank == 2 else logits
 
 
 def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: Metric,
                         head_mask: tf.Tensor) -> tf.Tensor:
     out = model(ids, attention_mask=mask, head_mask=head_mask)
     pos = tf.constant(np.maximum(metric.positions, 0))
-    logits = tf.gather(out.logits, pos, batch_dims=1)  # [batch, P, vocab]
+    logits = tf.gather(_metric_logits(model, out), pos, batch_dims=1)  # [batch, P, vocab]
     return metric.score(logits, np.arange(len(ids)))  # [batch]
 
 
@@ -57,7 +69,7 @@ def _replica_gradients(model: Any, kind: str, ids, mask, pos, used, targets, dis
     xi = tf.broadcast_to(base, tf.concat([tf.shape(ids)[:1], tf.shape(base)], 0))
     with tf.GradientTape() as tape:
         tape.watch(xi)
-        logits = model(ids, attention_mask=mask, head_mask=xi).logits
+        logits = _metric_logits(model, model(ids, attention_mask=mask, head_mask=xi))
         total = tf.reduce_sum(_score(kind, tf.gather(logits, pos, batch_dims=1), used, targets,
                                      distractors))
     return tape.gradient(total, xi)
