@@ -22,7 +22,7 @@ def hub_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def data_dir() -> Path:
     """The folder holding the bundled models: the wheel's copy first, then the checkout's."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the roberta_lab package folder
     for candidate in (here / "data", here.parent / "data"):
         if candidate.is_dir():
             return candidate
