@@ -259,3 +259,22 @@ def test_hooks_and_run_with_cache(kind):
     hooked = model.run_with_hooks(ids, fwd_hooks=[("blocks.0.attn.hook_z", kill)])
     masked = model(ids, head_mask=np.array([[0, 0, 0, 0], [1, 1, 1, 1]], np.float32))
     assert max_diff(hooked[field], masked[field]) < 1e-5
+
+
+def test_sequence_classification_roberta_base_shape_parity(tmp_path):
+    """roberta-base's widths (768, 12 heads, 3072, 50265 words, 514 positions) within 1e-4;
+    2 of its 12 layers keep the test to seconds (the full depth is tested on the masked LM)."""
+    cfg = RobertaConfig.roberta_base(num_labels=3, num_hidden_layers=2)
+    ref = hf_model("seqcls", cfg)
+    ref.save_pretrained(tmp_path / "base")
+    ours = TFRobertaForSequenceClassification.from_pretrained(tmp_path / "base")
+    ids = random_ids(2, 16, vocab=50265, seed=4)
+    ids[:, 0], ids[:, -1] = 0, 2
+    ids[1, -4:] = 1
+    mask = (ids != 1).astype(np.int32)
+    labels = np.array([2, 0])
+    with torch.no_grad():
+        r = ref(**torch_inputs(input_ids=ids, attention_mask=mask, labels=labels))
+    o = ours(ids, attention_mask=mask, labels=labels)
+    assert max_diff(o.logits, r.logits) < 1e-4
+    assert abs(float(o.loss) - float(r.loss)) < 1e-4
