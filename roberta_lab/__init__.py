@@ -33,7 +33,7 @@ _EXPORTS = {
     "TFRobertaForSequenceClassification": "model.task_heads",
     "TFRobertaForTokenClassification": "model.task_heads",
     "TFRobertaForQuestionAnswering": "model.task_heads",
-    "TFRobertaForMultipleChoice": "model.task_heads",
+    "TFRobertaForMultipleChoice": "model.multiple_choice",
     "bundled_models": "model.hub",
     "mask_prediction": "views.widgets", "head_ablation": "views.widgets", "attention_explorer": "views.widgets",
     "cache_steps": "views.widgets", "cross_attention": "views.widgets",

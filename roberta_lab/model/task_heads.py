@@ -7,8 +7,7 @@ Heads (HF's layers and weight names):
   dropout -> ``dense`` (tanh) -> dropout -> ``out_proj`` -> logits [batch, num_labels].
 * ``TFRobertaForTokenClassification``: dropout -> ``classifier`` -> [batch, seq, num_labels].
 * ``TFRobertaForQuestionAnswering``: ``qa_outputs`` -> start_logits, end_logits [batch, seq].
-* ``TFRobertaForMultipleChoice``: inputs [batch, choices, seq] run as batch x choices sequences;
-  the pooler (tanh dense on ``<s>``) -> dropout -> ``classifier`` (1 unit) -> [batch, choices].
+* ``TFRobertaForMultipleChoice`` (in ``multiple_choice``): inputs [batch, choices, seq].
 
 Dropout is ``config.classifier_dropout`` where HF uses it (sequence and token classification),
 else ``hidden_dropout_prob``. Losses are scalar means, as in HF PyTorch (HF 4.37 TF returns
@@ -41,8 +40,8 @@ from .heads import masked_mean_loss
 from .inputs import BASE_SIGNATURE, prepare, to_tensor, unpack_inputs
 from .layers import Linear
 from .trunk import RobertaMainLayer, RobertaPreTrainedModel
-from .outputs import (TFMultipleChoiceModelOutput, TFQuestionAnsweringModelOutput,
-                      TFSequenceClassifierOutput, TFTokenClassifierOutput)
+from .outputs import (TFQuestionAnsweringModelOutput, TFSequenceClassifierOutput,
+                      TFTokenClassifierOutput)
 
 # HF 4.37's call signature of the task heads (no encoder states, cache or use_cache).
 TASK_SIGNATURE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask",
@@ -310,85 +309,3 @@ class TFRobertaForQuestionAnswering(_TaskModel):
         return TFQuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end,
                                               hidden_states=trunk.get("hidden_states"),
                                               attentions=trunk.get("attentions"))
-
-
-class TFRobertaForMultipleChoice(_TaskModel):
-    """RoBERTa scoring each of several choices: inputs [batch, choices, seq] (inputs_embeds
-    [batch, choices, seq, d_model]); logits [batch, choices]; labels [batch] in [0, choices).
-    Hidden states and attentions are over the batch x choices flattened sequences. A head mask
-    may be (heads,), (layers, heads) or (batch, layers, heads) (one per question)."""
-
-    add_pooling_layer = True
-
-    def __init__(self, config: RobertaConfig, **kw):
-        super().__init__(config, **kw)
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, autocast=False)
-        self.classifier = Linear(config.hidden_size, 1, config.initializer_range,
-                                 name="classifier")
-        self.built = True
-
-    def _flatten(self, raw: dict[str, Any]) -> dict[str, Any]:
-        out = dict(raw)
-        ref_name = "input_ids" if raw["input_ids"] is not None else "inputs_embeds"
-        ref = to_tensor(ref_name, raw[ref_name], "int" if ref_name == "input_ids" else "float") \
-            if raw[ref_name] is not None else None
-        if ref is None:
-            return out  # prepare() names the missing input
-        rank = 3 if ref_name == "input_ids" else 4
-        if ref.shape.rank != rank:
-            raise ValueError(f"{ref_name} must be [batch, choices, seq{', d_model' * (rank == 4)}]"
-                             f" for multiple choice, got shape {list(ref.shape)}")
-        batch, choices = tf.shape(ref)[0], tf.shape(ref)[1]
-        out["num_choices"] = ref.shape[1] if ref.shape[1] is not None else choices
-        for name, kind in (("input_ids", "int"), ("attention_mask", "mask"),
-                           ("token_type_ids", "int"), ("position_ids", "int"),
-                           ("inputs_embeds", "float")):
-            t = ref if name == ref_name else to_tensor(name, raw[name], kind)
-            if t is None:
-                continue
-            want = rank if name == "inputs_embeds" else 3
-            if t.shape.rank != want:
-                raise ValueError(f"{name} must have the inputs' [batch, choices, ...] shape "
-                                 f"(rank {want}), got {list(t.shape)}")
-            out[name] = tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
-        hm = to_tensor("head_mask", raw["head_mask"], "mask")
-        if hm is not None and hm.shape.rank == 3:  # one mask per question -> per choice row
-            out["head_mask"] = tf.repeat(hm, choices, axis=0)
-        del batch
-        return out
-
-    def _prepare(self, input_ids: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        raw = unpack_inputs(self.signature, input_ids, kwargs)
-        labels = raw.pop("labels")
-        flat = self._flatten(raw)
-        choices = flat.pop("num_choices", None)
-        v = dict.fromkeys(BASE_SIGNATURE)
-        v.update(flat)
-        v = prepare(self.config, v)
-        v["num_choices"] = choices
-        v["labels"] = None if labels is None else self._check_label("labels", labels, v)
-        return v
-
-    def _check_label(self, name: str, value: Any, v: dict[str, Any]) -> tf.Tensor:
-        t = to_tensor(name, value, "int")
-        if t.shape.rank != 1:
-            raise ValueError(f"{name} must be [batch] choice indices, got {list(t.shape)}")
-        choices = v["num_choices"]
-        return _check_range(name, t, choices)
-
-    def head_logits(self, hidden: tf.Tensor) -> tf.Tensor:
-        pooled = tf.tanh(self.roberta.pooler(hidden))
-        return tf.cast(self.classifier(pooled), tf.float32)
-
-    def _forward(self, v: dict[str, Any], training: bool) -> Any:
-        trunk = self._trunk(v, training)
-        pooled = self.dropout(trunk["pooler_output"], training=training)  # [batch*choices, d]
-        scores = tf.cast(self.classifier(pooled), tf.float32)  # [batch*choices, 1]
-        logits = tf.reshape(scores, [-1, v["num_choices"]])  # [batch, choices]
-        loss = None
-        if v["labels"] is not None:
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(v["labels"],
-                                                                                 logits))
-        return TFMultipleChoiceModelOutput(loss=loss, logits=logits,
-                                           hidden_states=trunk.get("hidden_states"),
-                                           attentions=trunk.get("attentions"))
