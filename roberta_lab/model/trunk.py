@@ -30,6 +30,7 @@ from .compiled import CompiledFunctions
 from .config import RobertaConfig
 from .embeddings import RobertaEmbeddings, position_ids, real_tokens
 from .hooked import HookedRootMixin
+from .keras_api import KerasModelMixin, check_dtype_policy
 from .input_checks import poison_invalid_rows
 from .inputs import BASE_SIGNATURE, ForwardInputs, call_signature, check_training, prepare
 from .layers import ConfigLayer, Linear
@@ -162,14 +163,15 @@ def _make_call(cls: type):
     return call
 
 
-class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
-    """Shared by the three seed classes: input handling, checkpoints, hooks, ``fit``."""
+class RobertaPreTrainedModel(KerasModelMixin, HookedRootMixin, keras.Model):
+    """Shared by every model class: input handling, checkpoints, hooks, Keras (``keras_api``)."""
 
     signature: tuple[str, ...] = BASE_SIGNATURE
 
     def __init__(self, config: RobertaConfig, **kw):
         if not isinstance(config, RobertaConfig):
             raise TypeError(f"config must be a RobertaConfig, got {type(config).__name__}")
+        check_dtype_policy(kw)
         super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
         self.compiled_functions = CompiledFunctions()
@@ -201,9 +203,16 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
             args = (tensors,) + args[1:]
         return super().__call__(*args, **kwargs)
 
+    # Task heads: inputs [batch, choices, seq] flattened to rows (multiple choice), and a
+    # ``check_label(name, value, inputs) -> tensor`` method checking labels against the head
+    # (num_labels, problem_type, sequence length); without it labels are integer ids.
+    has_choices: bool = False
+    check_label: Any = None
+
     def prepare_inputs(self, *args: Any, **kwargs: Any) -> ForwardInputs:
         """The seed's input formats (as ``call`` takes them) -> checked ``ForwardInputs``."""
-        return prepare(self.config, self.signature, args, kwargs)
+        return prepare(self.config, self.signature, args, kwargs, choices=self.has_choices,
+                       check_label=self.check_label)
 
     # Eager calls with no hook attached run the model math as a compiled function (about 1.6x
     # faster than op-by-op on CPU); inputs are still checked eagerly first. With hooks attached,
@@ -248,43 +257,6 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
 
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()
-
-    # --- keras plumbing ---------------------------------------------------------------------
-    def get_config(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "RobertaPreTrainedModel":
-        return cls(RobertaConfig.from_dict(config["config"]))
-
-    def get_input_embeddings(self) -> RobertaEmbeddings:
-        return self.roberta.embeddings
-
-    def train_step(self, data):
-        return super().train_step(self._labels_into_inputs(data))
-
-    def test_step(self, data):
-        return super().test_step(self._labels_into_inputs(data))
-
-    @staticmethod
-    def _labels_into_inputs(data):
-        # HF's convention: labels passed as y are moved into the input dict, the model computes
-        # its own loss, and compile() needs no loss function.
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        if y is not None and isinstance(x, dict) and "labels" not in x:
-            x = {**x, "labels": y}
-        return x, y, sw
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = getattr(y_pred, "loss", None) if isinstance(y_pred, dict) else None
-        if loss is None:
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
-        return tf.reduce_mean(loss)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if isinstance(y_pred, dict) and "logits" in y_pred:
-            y_pred = y_pred["logits"]
-        return super().compute_metrics(x, y, y_pred, sample_weight)
 
     # --- checkpoints ------------------------------------------------------------------------
     @classmethod
