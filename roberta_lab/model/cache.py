@@ -61,9 +61,17 @@ def tf_structure(cls: type) -> type:
     try:
         import optree  # noqa: PLC0415  (Keras 3's tree backend)
 
-        optree.register_pytree_node(
-            cls, lambda x: (list(tf_flatten(x)[1]), tf_flatten(x)[0], list(dynamic)),
-            lambda meta, children: tf_unflatten(cls, meta, children), namespace="keras")
+        # Keras' tree: only the fields that are set (its functional API needs every leaf of a
+        # model's output to be a tensor; a cache's unused fields are None).
+        def flatten(x):
+            present = tuple(n for n in dynamic if getattr(x, n) is not None)
+            return ([getattr(x, n) for n in present], (tf_flatten(x)[0], present),
+                    list(present))
+
+        def unflatten(meta, children):
+            return cls(**dict(zip(static, meta[0])), **dict(zip(meta[1], children)))
+
+        optree.register_pytree_node(cls, flatten, unflatten, namespace="keras")
     except (ImportError, ValueError):  # ValueError: already registered on reload
         pass
     return cls
