@@ -89,8 +89,10 @@ class ForwardInputs:
     def structure_key(self) -> tuple:
         """What a traced graph depends on besides sizes: which inputs are given, their ranks
         and dtypes, and the flags (so reduce_retracing only ever relaxes sizes)."""
-        leaves = tf.nest.flatten(self)
-        return (tuple(None if x is None else (x.shape.rank, x.dtype.name) for x in leaves),
+        fields = [getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _FLAGS]
+        return (tuple(None if value is None else
+                      tuple((x.shape.rank, x.dtype.name) for x in tf.nest.flatten(value))
+                      for value in fields),
                 tuple(getattr(self, f) for f in _FLAGS), _cache_shape(self.past_key_values))
 
     @property
