@@ -36,8 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from .config import RobertaConfig
-
-LABEL_NAMES = ("labels", "start_positions", "end_positions")
+from .inputs import LABEL_NAMES
 
 
 def check_dtype_policy(kw: dict[str, Any]) -> None:

@@ -26,20 +26,22 @@ from .config import RobertaConfig
 from .inputs import ForwardInputs, to_tensor
 from .layers import Linear
 from .outputs import TFMultipleChoiceModelOutput
-from .task_heads import TaskModel, check_range
+from .task_heads import TASK_SIGNATURE, check_range
+from .trunk import RobertaMainLayer, RobertaPreTrainedModel
 
 
-class TFRobertaForMultipleChoice(TaskModel):
+class TFRobertaForMultipleChoice(RobertaPreTrainedModel):
     """RoBERTa scoring each of several choices: inputs [batch, choices, seq] (inputs_embeds
     [batch, choices, seq, d_model]); logits [batch, choices]; labels [batch] in [0, choices).
     Hidden states and attentions are over the batch x choices flattened sequences. A head mask
     may be (heads,), (layers, heads) or (batch, layers, heads) (one per question)."""
 
-    add_pooling_layer = True
+    signature = TASK_SIGNATURE + ("labels",)
     has_choices = True  # inputs.prepare flattens [batch, choices, ...] to rows
 
     def __init__(self, config: RobertaConfig, **kw):
         super().__init__(config, **kw)
+        self.roberta = RobertaMainLayer(config, add_pooling_layer=True, name="roberta")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, autocast=False)
         self.classifier = Linear(config.hidden_size, 1, config.initializer_range,
                                  name="classifier")

@@ -43,7 +43,10 @@ from .trunk import RobertaMainLayer, RobertaPreTrainedModel
 from .outputs import (TFQuestionAnsweringModelOutput, TFSequenceClassifierOutput,
                       TFTokenClassifierOutput)
 
-# HF 4.37's call signature of the task heads (no encoder states, cache or use_cache).
+# HF 4.37's call signature of the task heads (no encoder states, cache or use_cache); each head
+# adds its labels. ``check_label(name, value, inputs)`` (called by ``inputs.prepare``) checks a
+# given label against the head; ``head_logits(hidden)`` is the head without dropout on final
+# hidden states [rows, P, d_model] (what sweeps and importance read).
 TASK_SIGNATURE = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask",
                   "inputs_embeds", "output_attentions", "output_hidden_states", "return_dict")
 
@@ -95,38 +98,19 @@ class RobertaClassificationHead(keras.layers.Layer):
         return self.out_proj(self.dropout(x, training=training))
 
 
-class TaskModel(RobertaPreTrainedModel):
-    """Shared by the four heads: HF's signature (no encoder states or cache), the trunk, and
-    ``check_label``, which ``inputs.prepare`` calls for each given label."""
-
-    signature = TASK_SIGNATURE + ("labels",)
-    add_pooling_layer = False
-
-    def __init__(self, config: RobertaConfig, **kw):
-        super().__init__(config, **kw)
-        self.roberta = RobertaMainLayer(config, add_pooling_layer=self.add_pooling_layer,
-                                        name="roberta")
-
-    def check_label(self, name: str, value: Any, inputs: ForwardInputs) -> tf.Tensor:
-        """A label as given -> its checked tensor (called by ``inputs.prepare``)."""
-        raise NotImplementedError
-
-    def head_logits(self, hidden: tf.Tensor) -> tf.Tensor:
-        """The head on final hidden states [rows, P, d_model] -> [rows, P, out] (no dropout):
-        what sweeps and importance read at chosen positions."""
-        raise NotImplementedError
-
-
 def _batch(inputs: ForwardInputs) -> Any:
     ref = inputs.input_ids if inputs.input_ids is not None else inputs.inputs_embeds
     return ref.shape[0], ref.shape[1]
 
 
-class TFRobertaForSequenceClassification(TaskModel):
+class TFRobertaForSequenceClassification(RobertaPreTrainedModel):
     """RoBERTa with a sentence classifier on ``<s>``; logits [batch, num_labels]."""
+
+    signature = TASK_SIGNATURE + ("labels",)
 
     def __init__(self, config: RobertaConfig, **kw):
         super().__init__(config, **kw)
+        self.roberta = RobertaMainLayer(config, add_pooling_layer=False, name="roberta")
         self.classifier = RobertaClassificationHead(config, name="classifier")
         self.built = True
 
@@ -192,12 +176,15 @@ class TFRobertaForSequenceClassification(TaskModel):
                                           attentions=trunk.get("attentions"))
 
 
-class TFRobertaForTokenClassification(TaskModel):
+class TFRobertaForTokenClassification(RobertaPreTrainedModel):
     """RoBERTa with a per-token classifier; logits [batch, seq, num_labels]; labels of -100
     are not scored."""
 
+    signature = TASK_SIGNATURE + ("labels",)
+
     def __init__(self, config: RobertaConfig, **kw):
         super().__init__(config, **kw)
+        self.roberta = RobertaMainLayer(config, add_pooling_layer=False, name="roberta")
         self.dropout = _dropout(config)
         self.classifier = Linear(config.hidden_size, config.num_labels,
                                  config.initializer_range, name="classifier")
@@ -228,7 +215,7 @@ class TFRobertaForTokenClassification(TaskModel):
                                        attentions=trunk.get("attentions"))
 
 
-class TFRobertaForQuestionAnswering(TaskModel):
+class TFRobertaForQuestionAnswering(RobertaPreTrainedModel):
     """RoBERTa with a span head: start_logits, end_logits [batch, seq]; the loss needs both
     ``start_positions`` and ``end_positions`` [batch], each in [0, seq)."""
 
@@ -239,6 +226,7 @@ class TFRobertaForQuestionAnswering(TaskModel):
             raise ValueError(f"TFRobertaForQuestionAnswering needs config.num_labels == 2 (start "
                              f"and end), got {config.num_labels}")
         super().__init__(config, **kw)
+        self.roberta = RobertaMainLayer(config, add_pooling_layer=False, name="roberta")
         self.qa_outputs = Linear(config.hidden_size, config.num_labels,
                                  config.initializer_range, name="qa_outputs")
         self.built = True
