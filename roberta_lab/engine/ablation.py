@@ -240,7 +240,8 @@ def _tail(model: Any, start: int, x, z, mask, head_mask, mean_z, indicator, posi
         z = _mean_replace(z, indicator[:, start], mean_z[start])
     if start == last:  # only the metric's positions are needed
         x, z = tf.gather(x, positions, batch_dims=1), tf.gather(z, positions, batch_dims=1)
-        return head_logits_at(model, blocks[start].after_attention(x, z)[0])  # [rows, P, vocab | labels]
+        h = blocks[start].after_attention(x, z)[0]
+        return head_logits_at(model, h)  # [rows, P, vocab | labels]
     x = blocks[start].after_attention(x, z)[0]
     hooks = []
     if mean_z is not None:  # mean-ablation above the start layer, through hook_z

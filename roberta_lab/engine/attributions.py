@@ -54,7 +54,8 @@ class Attribution:
         extra = self.__dict__.get("extra", {})
         if name in extra:
             return extra[name]
-        raise AttributeError(f"Attribution({self.__dict__.get('method')}) has no {name!r}")
+        # vars(): a missing field must not call __getattr__ again (unpickling)
+        raise AttributeError(f"Attribution({vars(self).get('method')}) has no {name!r}")
 
 
 def word_embeddings(model: Any, ids: np.ndarray) -> np.ndarray:

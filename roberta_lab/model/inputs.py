@@ -262,8 +262,8 @@ def prepare(config: RobertaConfig, signature: tuple[str, ...], args: tuple,
     given_labels = {}
     if check_label is not None:
         given_labels = {n: v.pop(n) for n in LABEL_NAMES if n in v}
-        if "start_positions" in given_labels and \
-                (given_labels["start_positions"] is None) != (given_labels["end_positions"] is None):
+        span = [given_labels.get(n) is None for n in ("start_positions", "end_positions")]
+        if "start_positions" in given_labels and span[0] != span[1]:
             raise ValueError("start_positions and end_positions go together: give both for a "
                              "loss, or neither")
     for name in _INT_INPUTS:
