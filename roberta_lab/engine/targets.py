@@ -118,10 +118,8 @@ def compiled(model: Any, key: tuple, build: Callable[[], Callable], compile: boo
         return build()
     if compile not in (True, "xla"):
         raise ValueError(f"compile must be False, True or 'xla', got {compile!r}")
-    fns = model.__dict__.setdefault("_attribution_fns", {})
-    full = key + (compile,)
-    if full not in fns:
-        if len(fns) >= 16:
-            fns.pop(next(iter(fns)))
-        fns[full] = tf.function(build(), jit_compile=compile == "xla", reduce_retracing=True)
-    return fns[full]
+    # In the model's registry (emptied with the rest on dtype changes and weight loads).
+    return model.compiled_functions.get(
+        "attribution", key + (compile,),
+        lambda: tf.function(build(), jit_compile=compile == "xla", reduce_retracing=True),
+        limit=16)

@@ -238,7 +238,10 @@ class RobertaPreTrainedModel(KerasModelMixin, HookedRootMixin, keras.Model):
 
     def load_weights(self, *args: Any, **kwargs: Any) -> Any:
         self.invalidate_compiled()
-        return super().load_weights(*args, **kwargs)
+        try:
+            return super().load_weights(*args, **kwargs)
+        finally:  # Keras' loader walks the attributes (``serving`` builds its function)
+            self.invalidate_compiled()
 
     def set_compute_dtype(self, dtype: str | tf.DType | None) -> None:
         """``"bfloat16"`` runs every dense matmul (projections, MLP, output layer) in bfloat16:
