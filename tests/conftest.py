@@ -48,7 +48,11 @@ def hf_model(kind: str, config: RobertaConfig, seed: int = 0):
     hf_cfg = transformers.RobertaConfig(**config.to_dict())
     hf_cfg._attn_implementation = "eager"  # eager attention returns the probabilities
     cls = {"model": transformers.RobertaModel, "mlm": transformers.RobertaForMaskedLM,
-           "causal": transformers.RobertaForCausalLM}[kind]
+           "causal": transformers.RobertaForCausalLM,
+           "seqcls": transformers.RobertaForSequenceClassification,
+           "tokcls": transformers.RobertaForTokenClassification,
+           "qa": transformers.RobertaForQuestionAnswering,
+           "mc": transformers.RobertaForMultipleChoice}[kind]
     model = cls(hf_cfg)
     # HF initialises LayerNorms to 1/0 and biases to 0: randomise them so parity means something.
     with torch.no_grad():

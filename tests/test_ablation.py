@@ -113,4 +113,4 @@ def test_bad_arguments(setup):
     with pytest.raises(ValueError, match="compile"):
         sweep(model, ids, mask, metric, [[(0, 0)]], compile="jit", progress=False)
     with pytest.raises(ValueError, match="kind"):
-        Metric("accuracy", np.zeros((1, 1)), np.zeros((1, 1)))
+        Metric("f1", np.zeros((1, 1)), np.zeros((1, 1)))

@@ -15,7 +15,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import random_ids, tiny_config
-from roberta_lab import TFRobertaForCausalLM, TFRobertaForMaskedLM, TFRobertaModel
+from roberta_lab import (TFRobertaForCausalLM, TFRobertaForMaskedLM, TFRobertaForMultipleChoice,
+                         TFRobertaForQuestionAnswering, TFRobertaForSequenceClassification,
+                         TFRobertaForTokenClassification, TFRobertaModel)
 from roberta_lab.model.attention import RobertaAttention
 from roberta_lab.model.block import RobertaBlock, RobertaMLP
 from roberta_lab.model.embeddings import RobertaEmbeddings
@@ -65,6 +67,14 @@ CASES = [
          (BATCH, SEQ, CFG.vocab_size), is_model=True),
     Case(TFRobertaForCausalLM, dict(config=DEC), lambda m: m(IDS).logits,
          (BATCH, SEQ, CFG.vocab_size), is_model=True),
+    Case(TFRobertaForSequenceClassification, dict(config=CFG), lambda m: m(IDS).logits,
+         (BATCH, CFG.num_labels), is_model=True),
+    Case(TFRobertaForTokenClassification, dict(config=CFG), lambda m: m(IDS).logits,
+         (BATCH, SEQ, CFG.num_labels), is_model=True),
+    Case(TFRobertaForQuestionAnswering, dict(config=CFG), lambda m: m(IDS).start_logits,
+         (BATCH, SEQ), is_model=True),
+    Case(TFRobertaForMultipleChoice, dict(config=CFG), lambda m: m(IDS[None]).logits,
+         (1, BATCH), is_model=True),
 ]
 
 

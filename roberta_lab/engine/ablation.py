@@ -38,6 +38,9 @@ from . import replicas
 
 
 # --- metrics ------------------------------------------------------------------------------------
+KINDS = ("loss", "logprob", "logit_diff", "accuracy", "span")
+
+
 @dataclass
 class Metric:
     """What a sweep measures, read at a few positions per text.
@@ -46,6 +49,9 @@ class Metric:
     ``logit_diff``. ``kind``: "loss" (mean cross-entropy of the targets, e.g. masked-LM loss),
     "logprob" (mean log-probability of the targets) or "logit_diff" (mean target minus
     distractor logit). Per text the value is the mean over its used positions.
+    Task heads (``classification_metric``, ``span_metric``): "accuracy" (1 where the target
+    is the argmax), "span" (question answering: log P(start) + log P(end), each a softmax over
+    the positions; targets[:, 0] is the start, targets[:, 1] the end).
     """
 
     kind: str
@@ -54,8 +60,8 @@ class Metric:
     distractors: np.ndarray | None = None
 
     def __post_init__(self):
-        if self.kind not in ("loss", "logprob", "logit_diff"):
-            raise ValueError(f"Metric.kind must be 'loss', 'logprob' or 'logit_diff', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"Metric.kind must be one of {KINDS}, got {self.kind!r}")
         self.positions = int_array("Metric.positions", self.positions, -1)
         self.targets = int_array("Metric.targets", self.targets, 0)
         if self.positions.ndim != 2 or self.positions.shape != self.targets.shape:
@@ -94,7 +100,14 @@ def score(kind: str, logits: tf.Tensor, used: tf.Tensor, targets: tf.Tensor,
     """The metric per row: logits [rows, P, vocab], used/targets/distractors [rows, P] -> [rows].
     Plain tensor code, so it runs eagerly or inside the sweep's compiled function."""
     used = tf.cast(used, logits.dtype)
-    if kind == "logit_diff":
+    if kind == "span":  # logits [rows, P, 2]: start and end over the positions
+        logp = tf.nn.log_softmax(tf.where(used[..., None] > 0, logits, logits.dtype.min), axis=1)
+        return (tf.gather(logp[..., 0], targets[:, 0], batch_dims=1) +
+                tf.gather(logp[..., 1], targets[:, 1], batch_dims=1))
+    if kind == "accuracy":
+        value = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=targets.dtype), targets),
+                        logits.dtype)
+    elif kind == "logit_diff":
         value = (tf.gather(logits, targets, batch_dims=2) -
                  tf.gather(logits, distractors, batch_dims=2))
     else:
@@ -117,6 +130,43 @@ def masked_lm_metric(labels: np.ndarray) -> Metric:
         where = np.flatnonzero(row != -100)
         positions[i, :len(where)], targets[i, :len(where)] = where, row[where]
     return Metric("loss", positions, targets)
+
+
+def classification_metric(labels: np.ndarray, kind: str = "logprob") -> Metric:
+    """A sequence classifier's log-probability ("logprob") or accuracy ("accuracy") of the
+    gold label (labels [texts]), read at ``<s>`` where the classification head reads."""
+    labels = np.asarray(labels, np.int32).reshape(-1, 1)
+    return Metric(kind, np.zeros_like(labels), labels)
+
+
+def span_metric(start_positions: np.ndarray, end_positions: np.ndarray, seq_len: int) -> Metric:
+    """Question answering: log P(gold start) + log P(gold end) per text, each a softmax over
+    all ``seq_len`` positions as in the model's loss (so the value is -2 x its per-text loss)."""
+    start, end = np.asarray(start_positions, np.int32), np.asarray(end_positions, np.int32)
+    positions = np.broadcast_to(np.arange(seq_len, dtype=np.int32), (len(start), seq_len))
+    targets = np.zeros_like(positions)
+    targets[:, 0], targets[:, 1] = start, end
+    if start.min() < 0 or end.min() < 0 or max(start.max(), end.max()) >= seq_len:
+        raise ValueError(f"start/end positions must be in [0, {seq_len})")
+    return Metric("span", positions, targets)
+
+
+def refuse_choices(model: Any) -> None:
+    """Multiple choice is refused: its softmax runs across rows (choices)."""
+    if getattr(model, "has_choices", False):
+        raise ValueError("sweeps and importance score each text on its own; a multiple-choice "
+                         "model's softmax spans its choices (rows), which they cannot measure")
+
+
+def head_logits_at(model: Any, h: tf.Tensor) -> tf.Tensor:
+    """The model's output layer on final hidden states at the metric's positions
+    [rows, P, d_model] -> [rows, P, vocab | labels | 2]: the LM head, or a task head's
+    ``head_logits``. Multiple choice is refused: its softmax runs across rows (choices)."""
+    refuse_choices(model)
+    task = getattr(model, "head_logits", None)
+    if task is not None:
+        return task(h)
+    return model.lm_head.logits(h)
 
 
 def mask_random_tokens(ids: np.ndarray, mask: np.ndarray, special_ids: Iterable[int],
@@ -194,7 +244,7 @@ def _clean(model: Any, ids: tf.Tensor, mask: tf.Tensor, positions: tf.Tensor) ->
         hidden = trunk.call(inputs).hidden_states  # (layers + 1) x [texts, seq, d_model]
     h = tf.gather(hidden[-1], positions, batch_dims=1)
     z_by_layer = [zs[f"blocks.{layer}.attn.hook_z"] for layer in range(len(trunk.blocks))]
-    return hidden, z_by_layer, model.lm_head.logits(h)
+    return hidden, z_by_layer, head_logits_at(model, h)
 
 
 def _tail(model: Any, start: int, x, z, mask, head_mask, mean_z, indicator, positions):
@@ -212,7 +262,8 @@ def _tail(model: Any, start: int, x, z, mask, head_mask, mean_z, indicator, posi
         z = _mean_replace(z, indicator[:, start], mean_z[start])
     if start == last:  # only the metric's positions are needed
         x, z = tf.gather(x, positions, batch_dims=1), tf.gather(z, positions, batch_dims=1)
-        return model.lm_head.logits(blocks[start].after_attention(x, z)[0])  # [rows, P, vocab]
+        h = blocks[start].after_attention(x, z)[0]
+        return head_logits_at(model, h)  # [rows, P, vocab | labels]
     x = blocks[start].after_attention(x, z)[0]
     hooks = []
     if mean_z is not None:  # mean-ablation above the start layer, through hook_z
@@ -226,7 +277,7 @@ def _tail(model: Any, start: int, x, z, mask, head_mask, mean_z, indicator, posi
             x = blocks[layer](x, self_mask, hm)[0]
         hm = None if head_mask is None else head_mask[:, last]
         h = blocks[last].at_positions(x, positions, self_mask, hm)
-    return model.lm_head.logits(h)  # [rows, P, vocab]
+    return head_logits_at(model, h)  # [rows, P, vocab | labels]
 
 
 def _is_self_z(name: str) -> bool:
@@ -408,7 +459,7 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     else:
         _, cache = model.run_with_cache(ids, attention_mask=mask, compile=compile,
                                         names_filter=_SWEEP_NAMES)
-        clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
+        clean_logits = _clean_logits(model, cache, ids, mask, pos)
         baseline_per_text = metric.score(tf.constant(clean_logits), all_rows).numpy()
         values = []
         for _, start, rows, hm, ind in jobs:
@@ -445,10 +496,19 @@ def _bad_condition(c: Any) -> list:
     raise TypeError(f"conditions: each condition must be a list of (layer, head) pairs, got {c!r}")
 
 
+def _clean_logits(model, cache, ids, mask, pos) -> np.ndarray:
+    """The unablated output logits at ``pos`` [texts, P]: from the LM head's hook, or for a
+    task head from its head on the final hidden states."""
+    if "lm_head.hook_logits" in cache:
+        return np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
+    hidden = model(ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+    return head_logits_at(model, tf.gather(hidden, tf.constant(pos), batch_dims=1)).numpy()
+
+
 def _run_distributed(model, strategy, ids, mask, metric, pos, jobs, mean_z):
     """The non-fused path with every chunk's rows split over the strategy's replicas."""
     _, cache = model.run_with_cache(ids, attention_mask=mask, names_filter=_SWEEP_NAMES)
-    clean_logits = np.take_along_axis(cache["lm_head.hook_logits"], pos[:, :, None], axis=1)
+    clean_logits = _clean_logits(model, cache, ids, mask, pos)
     baseline = metric.score(tf.constant(clean_logits), np.arange(len(ids))).numpy()
     is_mean = mean_z is not None
     shared_mean = mean_z if is_mean else tf.zeros([0])

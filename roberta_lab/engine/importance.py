@@ -28,14 +28,25 @@ from tqdm.auto import tqdm
 from ..model.arguments import int_array, mask_array, positive_int
 from ..model.inputs import engine_inputs
 from . import replicas
-from .ablation import Metric, score
+from .ablation import Metric, refuse_choices, score
+
+
+def _metric_logits(model: Any, out: Any) -> tf.Tensor:
+    """Per-position logits a Metric reads: [batch, seq, vocab | labels | 2]. A sequence
+    classifier's [batch, labels] sits at position 0 (``<s>``, where its head reads); question
+    answering stacks start and end."""
+    refuse_choices(model)
+    if "start_logits" in out:
+        return tf.stack([out["start_logits"], out["end_logits"]], axis=-1)
+    logits = out["logits"]
+    return logits[:, None] if logits.shape.rank == 2 else logits
 
 
 def _per_example_metric(model: Any, ids: np.ndarray, mask: np.ndarray, metric: Metric,
                         head_mask: tf.Tensor) -> tf.Tensor:
     out = model(ids, attention_mask=mask, head_mask=head_mask)
     pos = tf.constant(np.maximum(metric.positions, 0))
-    logits = tf.gather(out.logits, pos, batch_dims=1)  # [batch, P, vocab]
+    logits = tf.gather(_metric_logits(model, out), pos, batch_dims=1)  # [batch, P, vocab]
     return metric.score(logits, np.arange(len(ids)))  # [batch]
 
 
@@ -46,7 +57,7 @@ def _gradients(model: Any, kind: str, ids, mask, pos, used, targets, distractors
     with tf.GradientTape() as tape:
         tape.watch(xi)
         inputs = engine_inputs(input_ids=ids, attention_mask=mask, head_mask=xi)
-        logits = model.forward(inputs).logits
+        logits = _metric_logits(model, model.forward(inputs))
         total = tf.reduce_sum(score(kind, tf.gather(logits, pos, batch_dims=1), used, targets,
                                     distractors))
     return tape.gradient(total, xi)
@@ -65,6 +76,7 @@ def head_mask_gradients(model: Any, input_ids: np.ndarray, attention_mask: np.nd
         mask_array("attention_mask", attention_mask, ids.shape)
     base = np.ones((cfg.num_hidden_layers, cfg.num_attention_heads), np.float32) \
         if current_mask is None else np.asarray(current_mask, np.float32)
+    refuse_choices(model)
     inputs = model.prepare_inputs(ids, attention_mask=mask)  # checked eagerly, named errors
     args = (inputs.input_ids, inputs.attention_mask,
             tf.constant(np.maximum(metric.positions, 0)), *metric.row_arrays(np.arange(len(ids))),

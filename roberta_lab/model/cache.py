@@ -50,11 +50,16 @@ def tf_structure(cls: type) -> type:
     static = tuple(n for n in names if n in cls.STATIC)
     dynamic = tuple(n for n in names if n not in cls.STATIC)
 
+    # Only the fields that are set are components (the rest, None, are recorded in the
+    # metadata): tf.nest and Keras' tree then see tensors only, and which fields are set is
+    # part of a trace's key.
     def tf_flatten(self):
-        return tuple(getattr(self, n) for n in static), tuple(getattr(self, n) for n in dynamic)
+        present = tuple(n for n in dynamic if getattr(self, n) is not None)
+        return ((tuple(getattr(self, n) for n in static), present),
+                tuple(getattr(self, n) for n in present))
 
     def tf_unflatten(klass, meta, components):
-        return klass(**dict(zip(static, meta)), **dict(zip(dynamic, components)))
+        return klass(**dict(zip(static, meta[0])), **dict(zip(meta[1], components)))
 
     cls.__tf_flatten__ = tf_flatten
     cls.__tf_unflatten__ = classmethod(tf_unflatten)
@@ -62,7 +67,7 @@ def tf_structure(cls: type) -> type:
         import optree  # noqa: PLC0415  (Keras 3's tree backend)
 
         optree.register_pytree_node(
-            cls, lambda x: (list(tf_flatten(x)[1]), tf_flatten(x)[0], list(dynamic)),
+            cls, lambda x: (list(tf_flatten(x)[1]), tf_flatten(x)[0], list(tf_flatten(x)[0][1])),
             lambda meta, children: tf_unflatten(cls, meta, children), namespace="keras")
     except (ImportError, ValueError):  # ValueError: already registered on reload
         pass

@@ -37,7 +37,13 @@ _MODEL_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, PT_WEIGHTS, PT_INDEX, "con
 _ALIASES = {"lm_head.decoder.weight": None, "lm_head.decoder.bias": "lm_head.bias",
             "roberta.embeddings.position_ids": None, "embeddings.position_ids": None}
 _ARCHITECTURES = {"TFRobertaModel": "RobertaModel", "TFRobertaForMaskedLM": "RobertaForMaskedLM",
-                  "TFRobertaForCausalLM": "RobertaForCausalLM"}
+                  "TFRobertaForCausalLM": "RobertaForCausalLM",
+                  "TFRobertaForSequenceClassification": "RobertaForSequenceClassification",
+                  "TFRobertaForTokenClassification": "RobertaForTokenClassification",
+                  "TFRobertaForQuestionAnswering": "RobertaForQuestionAnswering",
+                  "TFRobertaForMultipleChoice": "RobertaForMultipleChoice"}
+# Top-level scopes of the heads; every other weight lives under "roberta.".
+_HEAD_SCOPES = ("roberta.", "lm_head.", "classifier.", "qa_outputs.")
 
 
 def _linear(table: dict, name: str, layer: Any) -> None:
@@ -53,8 +59,9 @@ def _norm(table: dict, name: str, layer: Any) -> None:
 def weight_table(model: Any) -> dict[str, tuple[Any, bool]]:
     """HF PyTorch name -> (our variable, transpose?) for every weight of ``model``."""
     has_head = getattr(model, "lm_head", None) is not None
+    classifier, qa = getattr(model, "classifier", None), getattr(model, "qa_outputs", None)
     trunk = model.roberta
-    p = "roberta." if has_head else ""
+    p = "roberta." if has_head or classifier is not None or qa is not None else ""
     t: dict[str, tuple[Any, bool]] = {}
     emb = trunk.embeddings
     t[f"{p}embeddings.word_embeddings.weight"] = (emb.word_embeddings, False)
@@ -80,6 +87,13 @@ def weight_table(model: Any) -> dict[str, tuple[Any, bool]]:
         _linear(t, "lm_head.dense", model.lm_head.dense)
         _norm(t, "lm_head.layer_norm", model.lm_head.layer_norm)
         t["lm_head.bias"] = (model.lm_head.bias, False)
+    if classifier is not None and hasattr(classifier, "out_proj"):  # sequence classification
+        _linear(t, "classifier.dense", classifier.dense)
+        _linear(t, "classifier.out_proj", classifier.out_proj)
+    elif classifier is not None:  # token classification, multiple choice
+        _linear(t, "classifier", classifier)
+    if qa is not None:
+        _linear(t, "qa_outputs", qa)
     return t
 
 
@@ -239,7 +253,7 @@ def _normalise(state: dict[str, np.ndarray], table: dict[str, Any]) -> dict[str,
             key = key[:-6] + ".weight"  # very old checkpoints
         elif key.endswith(".beta"):
             key = key[:-5] + ".bias"
-        if wants_prefix and not key.startswith(("roberta.", "lm_head.", "classifier.")):
+        if wants_prefix and not key.startswith(_HEAD_SCOPES):
             key = "roberta." + key
         elif not wants_prefix and key.startswith("roberta."):
             key = key[len("roberta."):]
@@ -280,6 +294,8 @@ def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False
                          "ignore_mismatched_sizes=True to keep the model's):\n  " + "\n  ".join(lines))
     quiet = {"pooler.dense.weight", "pooler.dense.bias", "roberta.pooler.dense.weight",
              "roberta.pooler.dense.bias"}
+    if not any(k.startswith("lm_head.") for k in table):  # HF's task heads ignore an LM head
+        quiet |= {k for k in unexpected if k.startswith("lm_head.")}
     if strict and (missing or unexpected):
         raise ValueError(f"strict loading failed: missing {missing}, unexpected {unexpected}")
     for name, array in values.items():

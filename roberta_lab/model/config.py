@@ -115,6 +115,50 @@ def _check_field(name: str, value: Any) -> None:
             raise TypeError(f"{field} must be a string, got {value!r}")
 
 
+# PretrainedConfig fields that task heads and HF code read; kept in ``extra`` when set.
+_EXTRA_DEFAULTS: dict[str, Any] = {
+    "id2label": {0: "LABEL_0", 1: "LABEL_1"}, "label2id": {"LABEL_0": 0, "LABEL_1": 1},
+    "problem_type": None, "is_encoder_decoder": False,
+}
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+
+
+def _init_labels(extra: dict[str, Any]) -> None:
+    """HF's label fields: ``num_labels`` is not stored, it sizes ``id2label``; ``id2label`` keys
+    are ints (JSON turns them into strings); ``label2id`` is its inverse."""
+    num_labels = extra.pop("num_labels", None)
+    if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int)
+                                   or num_labels < 1):
+        raise ValueError(f"RobertaConfig.num_labels must be a positive int, got {num_labels!r}")
+    id2label = extra.get("id2label")
+    if id2label is not None:
+        if not isinstance(id2label, dict):
+            raise ValueError(f"RobertaConfig.id2label must be a dict, got {type(id2label).__name__}")
+        try:
+            id2label = {int(k): v for k, v in id2label.items()}
+        except (TypeError, ValueError):
+            raise ValueError(f"RobertaConfig.id2label keys must be ints, got "
+                             f"{list(id2label)[:5]}") from None
+        extra["id2label"] = id2label
+    if num_labels is not None and (id2label is None or len(id2label) != num_labels):
+        extra["id2label"] = {i: f"LABEL_{i}" for i in range(num_labels)}
+        extra["label2id"] = {f"LABEL_{i}": i for i in range(num_labels)}
+    elif "id2label" in extra and "label2id" not in extra:
+        extra["label2id"] = {v: k for k, v in extra["id2label"].items()}
+    if extra.get("label2id") is not None and not isinstance(extra["label2id"], dict):
+        raise ValueError(f"RobertaConfig.label2id must be a dict, got "
+                         f"{type(extra['label2id']).__name__}")
+
+
+def _check_task_fields(extra: dict[str, Any]) -> None:
+    if extra.get("problem_type") not in (None,) + PROBLEM_TYPES:
+        raise ValueError(f"RobertaConfig.problem_type must be None or one of {PROBLEM_TYPES}, "
+                         f"got {extra['problem_type']!r}")
+    if extra.get("is_encoder_decoder"):
+        raise ValueError("RobertaConfig.is_encoder_decoder=True: RoBERTa is an encoder (or, with "
+                         "is_decoder=True, a decoder), never an encoder-decoder")
+
+
 class RobertaConfig:
     """Configuration of a RoBERTa model, field for field as in HF transformers.
 
@@ -139,10 +183,10 @@ class RobertaConfig:
                 fields[key] = value
             else:
                 extra[key] = value
-        # HF stores label maps in id2label; keep them as extra so config.json round-trips.
         self.__dict__["extra"] = extra
         for key, value in fields.items():
             self.__dict__[key] = value
+        _init_labels(extra)
         self._validate()
 
     # --- derived values ---------------------------------------------------------------------
@@ -161,7 +205,10 @@ class RobertaConfig:
 
     @property
     def num_labels(self) -> int:
-        return len(self.extra.get("id2label", {0: "LABEL_0", 1: "LABEL_1"}))
+        """Number of classes of a task head: ``len(id2label)`` (HF's default is 2). Setting it
+        (or passing ``num_labels=n``) makes ``id2label``/``label2id`` ``LABEL_0..LABEL_{n-1}``
+        unless they already have n entries, as in HF."""
+        return len(self.id2label)
 
     # --- checks -----------------------------------------------------------------------------
     def _validate(self, source: str | None = None) -> None:
@@ -202,11 +249,17 @@ class RobertaConfig:
             raise ValueError(f"RobertaConfig.max_position_embeddings ({self.max_position_embeddings})"
                              f" must exceed pad_token_id + 1 ({self.padding_idx + 1}): RoBERTa's "
                              "positions start after the pad index")
+        _check_task_fields(self.extra)
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key in _DEFAULTS:
             _check_field(key, value)
             self.__dict__[key] = value
+        elif key in ("num_labels", "id2label", "label2id", "problem_type", "is_encoder_decoder"):
+            extra = dict(self.__dict__["extra"], **{key: value})
+            _init_labels(extra)
+            _check_task_fields(extra)
+            self.__dict__["extra"] = extra
         elif key in type(self).__dict__ and isinstance(type(self).__dict__[key], property):
             raise AttributeError(f"RobertaConfig.{key} is derived and cannot be set")
         else:
@@ -216,6 +269,8 @@ class RobertaConfig:
         extra = self.__dict__.get("extra", {})
         if key in extra:
             return extra[key]
+        if key in _EXTRA_DEFAULTS:  # HF PretrainedConfig fields, written only when set
+            return copy.deepcopy(_EXTRA_DEFAULTS[key])
         raise AttributeError(f"RobertaConfig has no field {key!r}")
 
     def __eq__(self, other: object) -> bool:

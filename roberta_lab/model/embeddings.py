@@ -47,6 +47,9 @@ def position_ids(input_ids: tf.Tensor | None, batch: Any, seq: Any, padding_idx:
     return count * real + padding_idx
 
 
+_position_rule = position_ids
+
+
 class RobertaEmbeddings(ConfigLayer):
     """[batch, seq] ids (or [batch, seq, d_model] embeds) -> [batch, seq, d_model]."""
 
@@ -70,9 +73,20 @@ class RobertaEmbeddings(ConfigLayer):
         self.hook_full_embed = HookPoint("hook_full_embed")
         self.built = True
 
-    def call(self, input_ids: tf.Tensor | None, position_ids: tf.Tensor,
-             token_type_ids: tf.Tensor, inputs_embeds: tf.Tensor | None = None,
+    def call(self, input_ids: tf.Tensor | None = None, position_ids: tf.Tensor | None = None,
+             token_type_ids: tf.Tensor | None = None, inputs_embeds: tf.Tensor | None = None,
              training: bool = False) -> tf.Tensor:
+        """As HF's embeddings: ``embeddings(ids)`` alone works (positions from the ids' pads,
+        token types 0)."""
+        if input_ids is not None:
+            input_ids = tf.convert_to_tensor(input_ids)
+            input_ids = tf.cast(input_ids, tf.int32) if input_ids.dtype != tf.int32 else input_ids
+        ref = input_ids if input_ids is not None else inputs_embeds
+        if position_ids is None:  # the one position rule (the argument shadows its name)
+            position_ids = _position_rule(input_ids, tf.shape(ref)[0], tf.shape(ref)[1],
+                                          self.config.padding_idx)
+        if token_type_ids is None:
+            token_type_ids = tf.zeros(tf.shape(ref)[:2], tf.int32)
         if inputs_embeds is None:
             inputs_embeds = tf.gather(self.word_embeddings, input_ids)  # [batch, pos, d_model]
         word = self.hook_embed(inputs_embeds)

@@ -30,7 +30,8 @@ import tensorflow as tf
 from .config import RobertaConfig
 from .hook_points import HookPoint
 from .inputs import BASE_SIGNATURE, ForwardInputs
-from .layers import ACTIVATIONS, ConfigLayer, LayerNorm, Linear, truncated_normal
+from .layers import (ACTIVATIONS, ConfigLayer, LayerNorm, Linear, policy_matmul_dtype,
+                     truncated_normal)
 from .trunk import RobertaMainLayer, RobertaPreTrainedModel
 from .outputs import TFCausalLMOutputWithCrossAttentions, TFMaskedLMOutput
 
@@ -51,7 +52,7 @@ class RobertaLMHead(ConfigLayer):
                                               initializer=truncated_normal(std))
         self.decoder = word_embeddings  # tied: the very same variable, [vocab, d_model]
         self.bias = self.add_weight(shape=(config.vocab_size,), name="bias", initializer="zeros")
-        self.matmul_dtype: tf.DType | None = None  # bfloat16 mode, see unembed
+        self.matmul_dtype: tf.DType | None = policy_matmul_dtype()  # bfloat16 mode, see unembed
         self.hook_in = HookPoint("lm_head.hook_in")
         self.hook_transformed = HookPoint("lm_head.hook_transformed")
         self.hook_logits = HookPoint("lm_head.hook_logits")
@@ -130,12 +131,6 @@ class _LMModel(RobertaPreTrainedModel):
         self.lm_head = RobertaLMHead(config, self.roberta.embeddings.word_embeddings,
                                      name="lm_head")
         self.built = True
-
-    def get_output_embeddings(self) -> RobertaLMHead:
-        return self.lm_head
-
-    def get_bias(self) -> dict[str, keras.Variable]:
-        return {"bias": self.lm_head.bias}
 
     def forward(self, inputs: ForwardInputs, training: bool = False):
         """The model's math on prepared inputs (no checks): trunk, LM head, loss."""

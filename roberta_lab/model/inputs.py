@@ -41,6 +41,10 @@ BASE_SIGNATURE = ("input_ids", "attention_mask", "token_type_ids", "position_ids
                   "return_dict")
 _INT_INPUTS = ("input_ids", "token_type_ids", "position_ids")
 _FLAGS = ("use_cache", "output_attentions", "output_hidden_states", "return_dict")
+LABEL_NAMES = ("labels", "start_positions", "end_positions")
+# Multiple choice: the inputs that carry a choices axis, and their conversion kinds.
+_CHOICE_INPUTS = (("input_ids", "int"), ("attention_mask", "mask"), ("token_type_ids", "int"),
+                  ("position_ids", "int"), ("inputs_embeds", "float"))
 
 
 @tf_structure
@@ -52,7 +56,10 @@ class ForwardInputs:
     inputs_embeds [batch, seq, d_model]; head_mask (heads,), (layers, heads) or (batch, layers,
     heads); encoder_hidden_states [batch, enc_pos, d_model]; encoder_attention_mask
     [batch, enc_pos] or [batch, seq, enc_pos]; past_key_values a ``KVCache`` (see cache.py; HF's
-    tuples are converted on the way in). Frozen: derive a variant with ``replace``.
+    tuples are converted on the way in). Task heads: labels as their head checked them
+    ([batch] or [batch, seq]); start_positions, end_positions [batch] (question answering);
+    num_choices a scalar int32 tensor when multiple-choice inputs [batch, choices, ...] were
+    flattened to [batch * choices, ...] rows. Frozen: derive a variant with ``replace``.
 
     Crosses ``tf.function`` as a structure: the flags are Python values (part of the trace's
     key), everything else is a tensor, None or a cache."""
@@ -67,6 +74,9 @@ class ForwardInputs:
     encoder_attention_mask: tf.Tensor | None = None
     past_key_values: KVCache | None = None
     labels: tf.Tensor | None = None
+    start_positions: tf.Tensor | None = None
+    end_positions: tf.Tensor | None = None
+    num_choices: tf.Tensor | None = None
     use_cache: bool | None = None
     output_attentions: bool | None = None
     output_hidden_states: bool | None = None
@@ -79,8 +89,10 @@ class ForwardInputs:
     def structure_key(self) -> tuple:
         """What a traced graph depends on besides sizes: which inputs are given, their ranks
         and dtypes, and the flags (so reduce_retracing only ever relaxes sizes)."""
-        leaves = tf.nest.flatten(self)
-        return (tuple(None if x is None else (x.shape.rank, x.dtype.name) for x in leaves),
+        fields = [getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _FLAGS]
+        return (tuple(None if value is None else
+                      tuple((x.shape.rank, x.dtype.name) for x in tf.nest.flatten(value))
+                      for value in fields),
                 tuple(getattr(self, f) for f in _FLAGS), _cache_shape(self.past_key_values))
 
     @property
@@ -205,12 +217,55 @@ def check_training(training: Any) -> Any:
     raise TypeError(f"training must be a bool, got {type(training).__name__} {training!r}")
 
 
+def flatten_choices(v: dict[str, Any]) -> None:
+    """Multiple choice, in place: inputs [batch, choices, seq] (inputs_embeds [batch, choices,
+    seq, d_model]) -> [batch * choices, ...] rows; a per-question head mask (batch, layers,
+    heads) repeated per choice; ``num_choices`` set (a scalar int32 tensor)."""
+    ref_name = "input_ids" if v["input_ids"] is not None else "inputs_embeds"
+    if v[ref_name] is None:
+        return  # prepare() names the missing input
+    rank = 3 if ref_name == "input_ids" else 4
+    ref = to_tensor(ref_name, v[ref_name], "int" if rank == 3 else "float")
+    if ref.shape.rank != rank:
+        raise ValueError(f"{ref_name} must be [batch, choices, seq{', d_model' * (rank == 4)}] "
+                         f"for multiple choice, got shape {list(ref.shape)}")
+    choices = tf.shape(ref)[1]
+    for name, kind in _CHOICE_INPUTS:
+        t = ref if name == ref_name else to_tensor(name, v[name], kind)
+        if t is None:
+            continue
+        want = 4 if name == "inputs_embeds" else 3
+        if t.shape.rank != want:
+            raise ValueError(f"{name} must have the inputs' [batch, choices, ...] shape "
+                             f"(rank {want}), got {list(t.shape)}")
+        v[name] = tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))
+    hm = to_tensor("head_mask", v["head_mask"], "mask")
+    if hm is not None and hm.shape.rank == 3:  # one mask per question -> per choice row
+        v["head_mask"] = tf.repeat(hm, choices, axis=0)
+    v["num_choices"] = choices
+
+
 def prepare(config: RobertaConfig, signature: tuple[str, ...], args: tuple,
-            kwargs: dict[str, Any]) -> ForwardInputs:
+            kwargs: dict[str, Any], *, choices: bool = False,
+            check_label: Any = None) -> ForwardInputs:
     """The one way in: any of the seed's formats -> checked ``ForwardInputs``. Values are
     converted (numpy, torch, lists, int64 -> int32 tensors), checked against each other and
-    the config (``input_checks``), and HF's tuple cache becomes a ``KVCache``."""
-    v = unpack_inputs(signature, args, kwargs)
+    the config (``input_checks``), and HF's tuple cache becomes a ``KVCache``.
+
+    Task heads: ``choices`` flattens multiple-choice inputs (``flatten_choices``);
+    ``check_label(name, value, inputs)`` converts and checks each given label
+    (``LABEL_NAMES``) against the head and the label-free inputs."""
+    v = dict.fromkeys(BASE_SIGNATURE)
+    v.update(unpack_inputs(signature, args, kwargs))
+    if choices:
+        flatten_choices(v)
+    given_labels = {}
+    if check_label is not None:
+        given_labels = {n: v.pop(n) for n in LABEL_NAMES if n in v}
+        span = [given_labels.get(n) is None for n in ("start_positions", "end_positions")]
+        if "start_positions" in given_labels and span[0] != span[1]:
+            raise ValueError("start_positions and end_positions go together: give both for a "
+                             "loss, or neither")
     for name in _INT_INPUTS:
         v[name] = to_tensor(name, v[name], "int")
     for name in MASKS:
@@ -232,4 +287,6 @@ def prepare(config: RobertaConfig, signature: tuple[str, ...], args: tuple,
     if v["past_key_values"] is not None:
         v["past_key_values"] = KVCache.from_legacy_cache(
             v["past_key_values"], given.seen if isinstance(given, KVCache) else None)
-    return ForwardInputs(**v)
+    inputs = ForwardInputs(**v)
+    checked = {n: check_label(n, x, inputs) for n, x in given_labels.items() if x is not None}
+    return inputs.replace(**checked) if checked else inputs

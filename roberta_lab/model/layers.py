@@ -52,6 +52,13 @@ class ConfigLayer(keras.layers.Layer):
         return cls(**config)
 
 
+def policy_matmul_dtype() -> tf.DType | None:
+    """The matmul dtype a layer built now takes from Keras' global mixed-precision policy
+    (``mixed_bfloat16`` -> bfloat16; None = float32): the model's ``set_compute_dtype`` mode."""
+    compute = keras.mixed_precision.global_policy().compute_dtype
+    return None if compute == "float32" else tf.as_dtype(compute)
+
+
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
@@ -68,7 +75,7 @@ class Linear(keras.layers.Layer):
                      if use_bias else None)
         # bfloat16 mode (set_compute_dtype): the matmul's inputs and kernel are cast to this
         # dtype and the product back to x's dtype, so the residual stream stays float32.
-        self.matmul_dtype: tf.DType | None = None
+        self.matmul_dtype: tf.DType | None = policy_matmul_dtype()
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:

@@ -70,11 +70,13 @@ class ModelOutput(OrderedDict):
 def _register(cls: type) -> type:
     fields = cls._fields
 
+    # Only the fields that are set: Keras' functional API needs every leaf to be a tensor.
     def flatten(out: ModelOutput):
-        return [out.get(f) for f in fields], None, list(fields)
+        present = tuple(f for f in fields if f in out)
+        return [out[f] for f in present], present, list(present)
 
-    def unflatten(_aux: Any, children: Any) -> ModelOutput:
-        return cls(**dict(zip(fields, children)))
+    def unflatten(present: Any, children: Any) -> ModelOutput:
+        return cls(**dict(zip(present, children)))
 
     try:
         import optree  # noqa: PLC0415  (Keras 3's tree backend)
@@ -115,5 +117,39 @@ class TFCausalLMOutputWithCrossAttentions(ModelOutput):
                "cross_attentions")
 
 
+@_register
+class TFSequenceClassifierOutput(ModelOutput):
+    """Output of ``TFRobertaForSequenceClassification``: loss (), logits [batch, num_labels],
+    hidden_states, attentions."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+@_register
+class TFTokenClassifierOutput(ModelOutput):
+    """Output of ``TFRobertaForTokenClassification``: loss (), logits [batch, seq, num_labels],
+    hidden_states, attentions."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+@_register
+class TFQuestionAnsweringModelOutput(ModelOutput):
+    """Output of ``TFRobertaForQuestionAnswering``: loss (), start_logits and end_logits
+    [batch, seq], hidden_states, attentions."""
+
+    _fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
+
+
+@_register
+class TFMultipleChoiceModelOutput(ModelOutput):
+    """Output of ``TFRobertaForMultipleChoice``: loss (), logits [batch, choices],
+    hidden_states and attentions over the batch x choices flattened sequences."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
 __all__ = ["ModelOutput", "TFBaseModelOutputWithPoolingAndCrossAttentions", "TFMaskedLMOutput",
-           "TFCausalLMOutputWithCrossAttentions"]
+           "TFCausalLMOutputWithCrossAttentions", "TFSequenceClassifierOutput",
+           "TFTokenClassifierOutput", "TFQuestionAnsweringModelOutput",
+           "TFMultipleChoiceModelOutput"]

@@ -30,6 +30,7 @@ from .compiled import CompiledFunctions
 from .config import RobertaConfig
 from .embeddings import RobertaEmbeddings, position_ids, real_tokens
 from .hooked import HookedRootMixin
+from .keras_api import KerasModelMixin, check_dtype_policy
 from .input_checks import poison_invalid_rows
 from .inputs import BASE_SIGNATURE, ForwardInputs, call_signature, check_training, prepare
 from .layers import ConfigLayer, Linear
@@ -163,8 +164,8 @@ def _make_call(cls: type):
     return call
 
 
-class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
-    """Shared by the three seed classes: input handling, checkpoints, hooks, ``fit``."""
+class RobertaPreTrainedModel(KerasModelMixin, HookedRootMixin, keras.Model):
+    """Shared by every model class: input handling, checkpoints, hooks, Keras (``keras_api``)."""
 
     signature: tuple[str, ...] = BASE_SIGNATURE
 
@@ -172,6 +173,7 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
         if not isinstance(config, RobertaConfig):
             raise TypeError(f"config must be a RobertaConfig, got {type(config).__name__}")
         config._validate()  # fields may have been set one by one since construction
+        check_dtype_policy(kw)
         super().__init__(autocast=False, **kw)  # dtype is ours to manage (bfloat16 mode)
         self.config = config
         # Keys carry the hooks a call would run (hook state is per call, per thread).
@@ -204,9 +206,16 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
             args = (tensors,) + args[1:]
         return super().__call__(*args, **kwargs)
 
+    # Task heads: inputs [batch, choices, seq] flattened to rows (multiple choice), and a
+    # ``check_label(name, value, inputs) -> tensor`` method checking labels against the head
+    # (num_labels, problem_type, sequence length); without it labels are integer ids.
+    has_choices: bool = False
+    check_label: Any = None
+
     def prepare_inputs(self, *args: Any, **kwargs: Any) -> ForwardInputs:
         """The seed's input formats (as ``call`` takes them) -> checked ``ForwardInputs``."""
-        return prepare(self.config, self.signature, args, kwargs)
+        return prepare(self.config, self.signature, args, kwargs, choices=self.has_choices,
+                       check_label=self.check_label)
 
     # Eager calls with no hook attached run the model math as a compiled function (about 1.6x
     # faster than op-by-op on CPU); inputs are still checked eagerly first. With hooks attached,
@@ -231,7 +240,10 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
 
     def load_weights(self, *args: Any, **kwargs: Any) -> Any:
         self.invalidate_compiled()
-        return super().load_weights(*args, **kwargs)
+        try:
+            return super().load_weights(*args, **kwargs)
+        finally:  # Keras' loader walks the attributes (``serving`` builds its function)
+            self.invalidate_compiled()
 
     def set_compute_dtype(self, dtype: str | tf.DType | None) -> None:
         """``"bfloat16"`` runs every dense matmul (projections, MLP, output layer) in bfloat16:
@@ -250,45 +262,6 @@ class RobertaPreTrainedModel(HookedRootMixin, keras.Model):
 
     def _finish(self, out: Any, return_dict: Any) -> Any:
         return out if _flag(return_dict, self.config.return_dict) else out.to_tuple()
-
-    # --- keras plumbing ---------------------------------------------------------------------
-    def get_config(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "RobertaPreTrainedModel":
-        return cls(RobertaConfig.from_dict(config["config"]))
-
-    def get_input_embeddings(self) -> RobertaEmbeddings:
-        return self.roberta.embeddings
-
-    def train_step(self, data):
-        return super().train_step(self._labels_into_inputs(data))
-
-    def test_step(self, data):
-        return super().test_step(self._labels_into_inputs(data))
-
-    @staticmethod
-    def _labels_into_inputs(data):
-        # HF's convention: labels passed as y are moved into the input dict, the model computes
-        # its own loss, and compile() needs no loss function.
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        if y is not None and isinstance(x, dict) and "labels" not in x:
-            x = {**x, "labels": y}
-        return x, y, sw
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = getattr(y_pred, "loss", None) if isinstance(y_pred, dict) else None
-        if loss is None:
-            return super().compute_loss(x, y, y_pred, sample_weight, training)
-        # The legacy per-token loss of an all-ignored batch is empty: its mean is 0, not NaN.
-        size = tf.cast(tf.size(loss), loss.dtype)
-        return tf.reduce_sum(loss) / tf.maximum(size, 1.0)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if isinstance(y_pred, dict) and "logits" in y_pred:
-            y_pred = y_pred["logits"]
-        return super().compute_metrics(x, y, y_pred, sample_weight)
 
     # --- checkpoints ------------------------------------------------------------------------
     @classmethod
