@@ -16,7 +16,8 @@ cached forward. Plots should say "frozen LN/attention, ZO-GELU".
 Components: "embed" (word + position + type, through the embedding LayerNorm),
 "blocks.{l}.attn.head{h}" (the head's value-weighted write, value bias excluded),
 "blocks.{l}.cross_attn.head{h}" (decoders with cross-attention), "blocks.{l}.mlp" (output bias
-excluded) and "bias" (every beta, every bias: named one by one in ``bias_terms``).
+excluded) and "bias" (every beta, every bias: named one by one in ``bias_terms``; a task head's
+own biases, through its frozen tanh, are ``bias_terms["head"]``).
 
 Example:
     >>> import numpy as np, keras
@@ -38,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from .targets import as_feed, make_readout, pair_arrays, values
+from .task_readouts import task_adjoint, task_head
 
 _F = np.float64
 
@@ -156,15 +158,18 @@ def decompose(model: Any, inputs: Any, target: Any, *, compile: bool | str = Fal
               ) -> Decomposition:
     """Decompose the target value of every batch row into component contributions.
 
-    model: a masked or causal LM (``lm_head``) or the bare trunk (``TFRobertaModel``, with a
-    callable readout on ``last_hidden_state``); decoders with cross-attention take
-    ``encoder_hidden_states`` in ``inputs``. inputs: any of the seed's formats ([batch, seq] ids,
-    list, dict, BatchEncoding). target: ``(positions, token_ids)`` [batch] each, or a callable
-    readout affine in the logits (or in last_hidden_state for the trunk). compile: how the one
-    cached forward runs (False, True or "xla").
+    model: a masked or causal LM (``lm_head``), a task head (sequence or token classification,
+    question answering, multiple choice; see ``task_readouts`` for how a pair target reads on
+    each) or the bare trunk (``TFRobertaModel``, with a callable readout on
+    ``last_hidden_state``); decoders with cross-attention take ``encoder_hidden_states`` in
+    ``inputs``. inputs: any of the seed's formats ([batch, seq] ids, list, dict, BatchEncoding;
+    [batch, choices, seq] for multiple choice). target: ``(positions, token_ids)`` [batch] each,
+    or a callable readout affine in the output's logits (or in last_hidden_state for the trunk).
+    compile: how the one cached forward runs (False, True or "xla"). Multiple choice: the
+    contributions sum over a question's choices; ``by_source`` stays per [batch x choices] row.
     """
     feed = as_feed(model, inputs)
-    batch, seq = feed["input_ids"].shape
+    batch, seq = feed["input_ids"].shape[0], feed["input_ids"].shape[-1]  # MC: [b, choices, s]
     cfg = model.config
     wanted = set(NEEDED) | {f"blocks.{l}.{n}" for l in range(cfg.num_hidden_layers)
                             for n in PER_LAYER}
@@ -175,6 +180,9 @@ def decompose(model: Any, inputs: Any, target: Any, *, compile: bool | str = Fal
     head = getattr(model, "lm_head", None)
     if head is not None:
         total, g = _lm_head_adjoint(head, out, c, target, batch, seq, bias)
+    elif task_head(model) is not None:
+        h = _np(c[f"blocks.{cfg.num_hidden_layers - 1}.hook_resid_post"])  # [rows, seq, d]
+        total, g, head_const, _ = task_adjoint(model, out, h, target, batch, seq)
     elif "last_hidden_state" in out:
         readout = make_readout(target, batch, seq)
         total, g, bias["readout"] = _readout_gradient(out, "last_hidden_state", readout, batch)
@@ -204,6 +212,10 @@ def decompose(model: Any, inputs: Any, target: Any, *, compile: bool | str = Fal
     g, bias["embed.ln.beta"] = _ln_adjoint(g, sum(parts.values()), emb.layer_norm)
     embed_parts = {k: np.einsum("bpd,bpd->b", g, v) for k, v in parts.items()}
     contrib = {"embed": sum(embed_parts.values()), **_forward_order(contrib, cfg)}
+    fold = (lambda d: {k: v.reshape(batch, -1).sum(1) for k, v in d.items()})  # MC: choices
+    contrib, bias, embed_parts = fold(contrib), fold(bias), fold(embed_parts)
+    if task_head(model) is not None:
+        bias["head"] = head_const  # the task head's biases, through its frozen tanh
     contrib["bias"] = sum(bias.values())
     return Decomposition(total, contrib, bias, embed_parts, cfg.num_hidden_layers,
                          cfg.num_attention_heads, sources)
