@@ -130,6 +130,10 @@ def test_alti_parts_sum_to_ln1_output_and_causal_rows(tiny):
         assert np.allclose(m.sum(-1), 1.0)
 
 
-def test_callable_target_refused(tiny):
-    with pytest.raises(TypeError, match="positions"):
-        attention_rollout(tiny, IDS, lambda out: out.logits[:, 0, 0])
+def test_callable_target_read_where_it_depends(tiny):
+    pair = attention_rollout(tiny, [IDS, MASK], (np.array([2, 1]), 7))
+    call = attention_rollout(tiny, [IDS, MASK],
+                             lambda out: tf.gather_nd(out.logits, [[0, 2, 7], [1, 1, 7]]))
+    assert np.allclose(call.attributions, pair.attributions)  # the LM head reads one position
+    with pytest.raises(TypeError, match="target"):
+        attention_rollout(tiny, IDS, "logits")

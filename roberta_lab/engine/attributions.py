@@ -3,8 +3,8 @@ and SmoothGrad, batched, eager or compiled.
 
 All take ``(model, inputs, target, ...)`` (inputs in any of the seed's formats, target a
 ``(positions, token_ids)`` pair or a callable readout, see ``targets``) and return an
-``Attribution`` whose ``attributions`` are [batch, seq], one score per token, signed except for
-saliency (a gradient norm). Gradients are taken at the word embeddings ``hook_embed``, before
+``Attribution`` whose ``attributions`` are [batch, seq] ([batch, choices, seq] for multiple
+choice), one score per token, signed except for saliency (a gradient norm). Gradients are taken at the word embeddings ``hook_embed``, before
 position and type embeddings are added, so RoBERTa's pad-dependent position ids never change.
 
 Integrated gradients (Sundararajan et al. 2017) runs all interpolation steps of all rows as one
@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .targets import as_feed, compiled, pair_arrays, repeat_rows, values
+from .targets import as_feed, compiled, repeat_rows, values
+from .task_readouts import pair_index, pair_table, task_pair
 
 
 @dataclass
@@ -68,18 +69,22 @@ def embedding_gradients(model: Any, feed: dict, target: Any, embeds: np.ndarray,
     """The target and its gradient with the word embeddings replaced by ``embeds``
     [rows, seq, d_model]; ``rows`` [rows] says which input row each one is.
     Returns (values [rows], gradients [rows, seq, d_model])."""
-    batch, seq = feed["input_ids"].shape
-    pair = pair_arrays(target, batch, seq)
+    ids = feed["input_ids"]
+    batch, seq = ids.shape[0], ids.shape[-1]
+    pair = None if callable(target) else \
+        task_pair(model, target, batch, seq, int(np.prod(ids.shape[1:-1])))
     key = ("embed_grad", "pair" if pair is not None else id(target))
 
     def build():
         def fn(inputs: dict, emb: tf.Tensor, index: tf.Tensor | None):
             with tf.GradientTape() as tape:
                 tape.watch(emb)
-                with model.hooks([("hook_embed", lambda x, hook: tf.cast(emb, x.dtype))]):
+                # multiple choice: emb [rows, choices, seq, d] for the trunk's [rows*choices, ...]
+                with model.hooks([("hook_embed",
+                                   lambda x, hook: tf.reshape(tf.cast(emb, x.dtype), tf.shape(x)))]):
                     out = model(inputs)
                 if index is not None:
-                    v = tf.gather_nd(out.logits, index)
+                    v = tf.gather_nd(pair_table(model, out), index)
                 else:
                     v = values(target, out, emb.shape[0] or tf.shape(emb)[0])
                 total = tf.reduce_sum(v)  # rows are independent: one backward for all
@@ -93,8 +98,7 @@ def embedding_gradients(model: Any, feed: dict, target: Any, embeds: np.ndarray,
         inputs = {k: tf.constant(v) for k, v in repeat_rows(feed, part).items()}
         index = None
         if pair is not None:
-            index = tf.constant(np.stack([np.arange(len(part)), pair[0][part], pair[1][part]],
-                                         1).astype(np.int32))
+            index = tf.constant(pair_index(model, pair[0][part], pair[1][part]))
         v, g = fn(inputs, tf.constant(embeds[start:start + chunk_size], tf.float32), index)
         if g is None:
             g = tf.zeros_like(embeds[start:start + chunk_size])
@@ -189,17 +193,17 @@ def integrated_gradients(model: Any, inputs: Any, target: Any, *, baseline: Any 
     alphas, weights = quadrature(n_steps, method)
     alphas = np.concatenate([alphas, [0.0, 1.0]])  # the end points give f(x') and f(x)
     rows = np.repeat(np.arange(batch), len(alphas))
-    a = np.tile(alphas, batch)[:, None, None]
+    a = np.tile(alphas, batch).reshape((-1,) + (1,) * (e.ndim - 1))
     path = e0[rows] + a * (e[rows] - e0[rows])
     vals, grads = embedding_gradients(model, feed, target, path, rows,
                                       chunk_size=chunk_size or len(alphas), compile=compile)
     vals = vals.reshape(batch, -1)
     grads = grads.reshape(batch, len(alphas), *e.shape[1:])[:, :n_steps]
-    avg = np.einsum("k,bksd->bsd", weights, grads)
-    attr = np.einsum("bsd,bsd->bs", e - e0, avg)
+    avg = np.einsum("k,bk...->b...", weights, grads)
+    attr = np.einsum("...d,...d->...", e - e0, avg)
+    err = attr.reshape(batch, -1).sum(1) - (vals[:, -1] - vals[:, -2])
     value, base_value = vals[:, -1], vals[:, -2]
     delta = value - base_value
-    err = attr.sum(1) - delta
     rel = np.abs(err) / np.maximum(np.abs(delta), 1e-12)
     if np.any(rel > tolerance):
         warnings.warn(f"integrated_gradients: completeness error up to {rel.max():.1%} of "
@@ -228,7 +232,7 @@ def grad_x_input(model: Any, inputs: Any, target: Any, *, compile: bool | str = 
     ids = feed["input_ids"]
     e = word_embeddings(model, ids)
     v, g = embedding_gradients(model, feed, target, e, np.arange(ids.shape[0]), compile=compile)
-    return Attribution("grad_x_input", np.einsum("bsd,bsd->bs", g, e), ids, v,
+    return Attribution("grad_x_input", np.einsum("...d,...d->...", g, e), ids, v,
                        dict(gradients=g))
 
 
@@ -244,15 +248,18 @@ def smooth_grad(model: Any, inputs: Any, target: Any, *, n_samples: int = 32,
     ids = feed["input_ids"]
     batch = ids.shape[0]
     e = word_embeddings(model, ids)
-    sigma = noise_level * (e.max((1, 2)) - e.min((1, 2)))  # [batch]
+    axes = tuple(range(1, e.ndim))
+    sigma = noise_level * (e.max(axes) - e.min(axes))  # [batch]
     rng = np.random.default_rng(seed)
     rows = np.repeat(np.arange(batch), n_samples)
-    noisy = e[rows] + rng.normal(size=(len(rows),) + e.shape[1:]) * sigma[rows, None, None]
+    scale = sigma[rows].reshape((-1,) + (1,) * (e.ndim - 1))
+    noisy = e[rows] + rng.normal(size=(len(rows),) + e.shape[1:]) * scale
     noisy = noisy.astype(np.float32)
     _, g = embedding_gradients(model, feed, target, noisy, rows, chunk_size=chunk_size,
                                compile=compile)
-    per = (np.einsum("rsd,rsd->rs", g, noisy) if base == "grad_x_input"
+    per = (np.einsum("...d,...d->...", g, noisy) if base == "grad_x_input"
            else np.linalg.norm(g, axis=-1))
     value, _ = embedding_gradients(model, feed, target, e, np.arange(batch), compile=compile)
-    return Attribution("smooth_grad", per.reshape(batch, n_samples, -1).mean(1), ids, value,
+    return Attribution("smooth_grad", per.reshape(batch, n_samples, -1).mean(1).reshape(ids.shape),
+                       ids, value,
                        dict(base=base, noise_sigma=sigma, n_samples=n_samples))

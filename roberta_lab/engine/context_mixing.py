@@ -5,9 +5,13 @@ Each method builds one token-to-token matrix per layer, ``per_layer`` [batch, la
 (row i = output position, column j = input token, rows sum to 1 over real tokens), and
 aggregates them across layers into ``matrix`` [batch, seq, seq]; ``attributions`` [batch, seq]
 is the row of ``matrix`` at each batch row's target position. These methods read where
-information flows, not what the output says: the target's positions are used, its token ids
-are not, and a callable readout (which names no position) is refused. Self-attention only (a
-decoder's cross-attention is not followed). Pads get all-zero rows and columns.
+information flows, not what the output says: a pair target's positions are used, its token
+ids are not; a callable readout (or a pair on a task head, which reads a class logit at
+``<s>``, a token or a span end) is read where it depends on the final hidden states: the rows
+of ``matrix`` weighted by each position's share of the readout's gradient norm there
+(``targets.read_weights``). Multiple choice: per_layer and matrix have batch x choices rows,
+attributions [batch, choices, seq]. Self-attention only (a decoder's cross-attention is not
+followed). Pads get all-zero rows and columns.
 
 * rollout: A_l = 0.5 * mean over heads of the pattern + 0.5 * I, rows renormalised;
   matrix = A_L ... A_1.
@@ -39,7 +43,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .targets import as_feed, pair_arrays, repeat_rows
+from .targets import as_feed, pair_arrays, read_weights, repeat_rows
+from .task_readouts import pair_readout, task_head
 
 _F = np.float64
 
@@ -57,9 +62,11 @@ class TokenMixing:
 
 
 def _real(feed: dict) -> np.ndarray:
+    """[rows, seq]: real tokens (rows = batch x choices for multiple choice)."""
     ids = feed["input_ids"]
     mask = feed.get("attention_mask")
-    return (np.ones(ids.shape, bool) if mask is None else np.asarray(mask) != 0)
+    real = np.ones(ids.shape, bool) if mask is None else np.asarray(mask) != 0
+    return real.reshape(-1, ids.shape[-1])
 
 
 def _normalise(m: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -79,15 +86,19 @@ def rollout(per_layer: np.ndarray) -> np.ndarray:
 
 
 def _finish(method: str, per_layer: np.ndarray, matrix: np.ndarray, feed: dict,
-            target: Any) -> TokenMixing:
+            target: Any, model: Any) -> TokenMixing:
     ids = feed["input_ids"]
+    batch, seq = ids.shape[0], ids.shape[-1]
     attributions = None
     if target is not None:
+        if task_head(model) is not None and not callable(target):
+            target = pair_readout(model, target, batch, seq, matrix.shape[0] // batch)
         if callable(target):
-            raise TypeError(f"{method}: target must be (positions, token_ids) (only the positions "
-                            "are used) or None; a callable readout names no position")
-        pos, _ = pair_arrays(target, *ids.shape)
-        attributions = matrix[np.arange(ids.shape[0]), pos]
+            w = read_weights(model, feed, target)  # [rows, seq]
+            attributions = np.einsum("rp,rpj->rj", w, matrix).reshape(ids.shape)
+        else:
+            pos, _ = pair_arrays(target, batch, seq)
+            attributions = matrix[np.arange(batch), pos]
     return TokenMixing(method, per_layer, matrix, attributions, ids)
 
 
@@ -109,7 +120,7 @@ def attention_rollout(model: Any, inputs: Any, target: Any = None, *,
     """Attention rollout: see the module docstring."""
     feed = as_feed(model, inputs)
     per_layer = _residual_attention(model, feed, compile)
-    return _finish("attention_rollout", per_layer, rollout(per_layer), feed, target)
+    return _finish("attention_rollout", per_layer, rollout(per_layer), feed, target, model)
 
 
 def attention_flow(model: Any, inputs: Any, target: Any = None, *,
@@ -135,7 +146,7 @@ def attention_flow(model: Any, inputs: Any, target: Any = None, *,
                 matrix[b, i, j] = nx.maximum_flow_value(graph, (n_layers, i), (0, j))
     s = matrix.sum(-1, keepdims=True)
     matrix = np.where(s > 0, matrix / np.where(s > 0, s, 1.0), 0.0)
-    return _finish("attention_flow", per_layer, matrix, feed, target)
+    return _finish("attention_flow", per_layer, matrix, feed, target, model)
 
 
 def value_zeroing(model: Any, inputs: Any, target: Any = None, *, chunk_size: int = 64,
@@ -144,36 +155,39 @@ def value_zeroing(model: Any, inputs: Any, target: Any = None, *, chunk_size: in
     a time (rows = input row x zeroed token)."""
     feed = as_feed(model, inputs)
     ids = feed["input_ids"]
-    batch, seq = ids.shape
+    batch, seq = ids.shape[0], ids.shape[-1]
+    choices = int(np.prod(ids.shape[1:-1]))  # 1, or multiple choice's choices (independent rows)
     n_layers = model.config.num_hidden_layers
     outs = [f"blocks.{l}.hook_resid_post" for l in range(n_layers)]
     _, clean = model.run_with_cache(feed, names_filter=outs, compile=compile)
     rows = np.repeat(np.arange(batch), seq)  # row (b, j) zeroes token j of input row b
     zeroed = np.tile(np.arange(seq), batch)
-    per_layer = np.zeros((batch, n_layers, seq, seq))
-    keep_var = tf.Variable(tf.ones([min(chunk_size, len(rows)), seq, 1, 1]), trainable=False)
+    per_layer = np.zeros((batch, choices, n_layers, seq, seq))
+    chunk = min(chunk_size, len(rows))
+    keep_var = tf.Variable(tf.ones([chunk * choices, seq, 1, 1]), trainable=False)
 
     def zero_values(v: tf.Tensor, hook: Any) -> tf.Tensor:
         return v * tf.cast(keep_var, v.dtype)  # [rows, seq, head, d_head]
 
     for l in range(n_layers):
-        x = np.asarray(clean[outs[l]], _F)  # [batch, seq, d]
+        x = np.asarray(clean[outs[l]], _F).reshape(batch, choices, seq, -1)
         for start in range(0, len(rows), chunk_size):
             part = slice(start, start + chunk_size)
             n = len(rows[part])
-            keep = np.ones((keep_var.shape[0], seq, 1, 1), np.float32)
-            keep[np.arange(n), zeroed[part]] = 0.0
-            keep_var.assign(keep)
-            sub = repeat_rows(feed, np.resize(rows[part], keep_var.shape[0]))
+            keep = np.ones((chunk, choices, seq), np.float32)
+            keep[np.arange(n), :, zeroed[part]] = 0.0  # in every choice of the question
+            keep_var.assign(keep.reshape(-1, seq, 1, 1))
+            sub = repeat_rows(feed, np.resize(rows[part], chunk))
             _, c = model.run_with_cache(sub, names_filter=outs[l], compile=compile,
                                         fwd_hooks=[(f"blocks.{l}.attn.hook_v", zero_values)])
-            xt = np.asarray(c[outs[l]], _F)[:n]  # [n, seq, d]
-            ref = x[rows[part]]
+            xt = np.asarray(c[outs[l]], _F).reshape(chunk, choices, seq, -1)[:n]
+            ref = x[rows[part]]  # [n, choices, seq, d]
             cos = (xt * ref).sum(-1) / (np.linalg.norm(xt, axis=-1) *
                                         np.linalg.norm(ref, axis=-1) + 1e-12)
-            per_layer[rows[part], l, :, zeroed[part]] = 1.0 - cos  # [n, seq(i)]
+            per_layer[rows[part], :, l, :, zeroed[part]] = 1.0 - cos  # [n, choices, seq(i)]
+    per_layer = per_layer.reshape(batch * choices, n_layers, seq, seq)
     per_layer = _normalise(per_layer, _real(feed))
-    return _finish("value_zeroing", per_layer, rollout(per_layer), feed, target)
+    return _finish("value_zeroing", per_layer, rollout(per_layer), feed, target, model)
 
 
 def alti_layer(model: Any, cache: Any, l: int) -> tuple[np.ndarray, np.ndarray]:
@@ -212,4 +226,4 @@ def alti(model: Any, inputs: Any, target: Any = None, *, compile: bool | str = F
         norm = np.abs(y).sum(-1)[:, :, None]  # [b, i, 1]
         layers.append(np.maximum(0.0, norm - np.abs(y[:, :, None] - t).sum(-1)))
     per_layer = _normalise(np.stack(layers, 1), _real(feed))
-    return _finish("alti", per_layer, rollout(per_layer), feed, target)
+    return _finish("alti", per_layer, rollout(per_layer), feed, target, model)

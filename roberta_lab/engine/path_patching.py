@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .targets import as_feed, compiled, make_readout, pair_arrays, values
+from .targets import as_feed, compiled, values
+from .task_readouts import pair_index, pair_readout, pair_table, task_pair
 
 
 @dataclass
@@ -90,8 +91,9 @@ def path_patch(model: Any, inputs: Any, target: Any, *, corrupted: Any, sender: 
     [batch, seq] in any of the seed's formats; target as for every method here."""
     feed = as_feed(model, inputs)
     bad = _pairs(feed, corrupted, model)
-    batch, seq = feed["input_ids"].shape
-    readout = make_readout(target, batch, seq)
+    batch, seq = feed["input_ids"].shape[0], feed["input_ids"].shape[-1]  # MC: [b, choices, s]
+    readout = target if callable(target) else \
+        pair_readout(model, target, batch, seq, int(np.prod(feed["input_ids"].shape[1:-1])))
     cfg = model.config
     senders = _heads(sender, "sender")
     receivers = None if receiver == "logits" else _heads(receiver, "receiver")
@@ -163,11 +165,12 @@ def attribution_patch(model: Any, inputs: Any, target: Any, *, corrupted: Any,
     """Attribution patching of every head's output ``z`` at once (see the module docstring)."""
     feed = as_feed(model, inputs)
     bad = _pairs(feed, corrupted, model)
-    batch, seq = feed["input_ids"].shape
+    batch, seq = feed["input_ids"].shape[0], feed["input_ids"].shape[-1]  # MC: [b, choices, s]
     both = {k: np.concatenate([feed[k], bad[k]]) for k in feed}
     n_layers = model.config.num_hidden_layers
     z_names = [f"blocks.{l}.attn.hook_z" for l in range(n_layers)]
-    pair = pair_arrays(target, batch, seq)
+    choices = int(np.prod(feed["input_ids"].shape[1:-1]))  # 1, or multiple choice's choices
+    pair = None if callable(target) else task_pair(model, target, batch, seq, choices)
     key = ("attribution_patch", "pair" if pair is not None else id(target))
 
     def build():
@@ -181,21 +184,21 @@ def attribution_patch(model: Any, inputs: Any, target: Any, *, corrupted: Any,
 
                 with model.hooks([(n, keep) for n in z_names]):
                     out = model(inputs)
-                v = (tf.gather_nd(out.logits, index) if index is not None
+                v = (tf.gather_nd(pair_table(model, out), index) if index is not None
                      else values(target, out, 2 * batch))
                 corrupted_total = tf.reduce_sum(v[batch:])  # gradients at the corrupted run
             grads = tape.gradient(corrupted_total, [saved[n] for n in z_names])
             zs = tf.stack([saved[n] for n in z_names])  # [layer, 2*batch, pos, head, d_head]
-            effect = tf.einsum("lbphd,lbphd->blh", zs[:, :batch] - zs[:, batch:],
-                               tf.stack(grads)[:, batch:])
+            n = batch * choices  # the trunk's rows of one run
+            effect = tf.einsum("lbphd,lbphd->blh", zs[:, :n] - zs[:, n:], tf.stack(grads)[:, n:])
+            effect = tf.reduce_sum(tf.reshape(effect, [batch, choices] + effect.shape[1:]), 1)
             return v, effect
         return fn
 
     index = None
     if pair is not None:
         rows = np.concatenate([np.arange(batch)] * 2)
-        index = tf.constant(np.stack([np.arange(2 * batch), pair[0][rows], pair[1][rows]], 1)
-                            .astype(np.int32))
+        index = tf.constant(pair_index(model, pair[0][rows], pair[1][rows]))
     v, effect = compiled(model, key, build, compile)({k: tf.constant(x) for k, x in both.items()},
                                                      index)
     v = v.numpy().astype(np.float64)

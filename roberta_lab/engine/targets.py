@@ -7,6 +7,10 @@ A *target* says which number of the model's output is explained, one per batch r
 * a callable ``readout(output) -> [batch]`` on the model's output (a logit difference, a class
   logit, anything built from TensorFlow ops), for models and quantities the pair cannot name.
 
+On the task heads the pair reads the head's own output (class, position, span or choice: see
+``task_readouts``). Multiple choice takes inputs [batch, choices, seq]; its trunk runs
+batch x choices rows, a question's choices adjacent.
+
 Example:
     >>> import numpy as np
     >>> feed = as_feed(None, np.array([[0, 5, 2]]))
@@ -123,3 +127,28 @@ def compiled(model: Any, key: tuple, build: Callable[[], Callable], compile: boo
         "attribution", key + (compile,),
         lambda: tf.function(build(), jit_compile=compile == "xla", reduce_retracing=True),
         limit=16)
+
+
+def read_weights(model: Any, feed: dict, readout: Readout) -> np.ndarray:
+    """Where a readout reads: [rows, seq], each position's share of the readout's gradient norm
+    at the final hidden states (rows = batch, or batch x choices; shares sum to 1 per batch
+    row). A class logit on ``<s>`` gives 1 at position 0."""
+    batch = feed["input_ids"].shape[0]
+    name = f"blocks.{model.config.num_hidden_layers - 1}.hook_resid_post"
+    saved = {}
+    with tf.GradientTape() as tape:
+        def keep(x, hook):
+            tape.watch(x)
+            saved["h"] = x
+
+        out = model.run_with_hooks({k: tf.constant(v) for k, v in feed.items()},
+                                   fwd_hooks=[(name, keep)])
+        r = tf.reduce_sum(values(readout, out, batch))
+    g = tape.gradient(r, saved["h"])
+    norm = np.zeros(saved["h"].shape[:2]) if g is None else \
+        np.linalg.norm(g.numpy().astype(np.float64), axis=-1)  # [rows, seq]
+    total = norm.reshape(batch, -1).sum(1)
+    if np.any(total == 0):
+        raise ValueError("target: the readout does not depend on the final hidden states of "
+                         f"batch rows {np.flatnonzero(total == 0).tolist()}")
+    return norm / np.repeat(total, norm.shape[0] // batch)[:, None]

@@ -81,7 +81,7 @@ HEADS: dict[str, tuple[Callable, str, str]] = {
     "TFRobertaForSequenceClassification": (_sequence, "row", "class ids"),
     "TFRobertaForTokenClassification": (_token, "position", "class ids"),
     "TFRobertaForQuestionAnswering": (_span, "span", "ids (0 = start, 1 = end)"),
-    "TFRobertaForMultipleChoice": (_choice, "row", "choice indices"),
+    "TFRobertaForMultipleChoice": (_choice, "choice", "choice indices"),
 }
 
 
@@ -99,31 +99,45 @@ def head_output(model: Any, hidden: Any, state: dict, batch: int) -> dict[str, t
     return task_head(model)[0](model, tf.convert_to_tensor(hidden, _F), state, batch)
 
 
-def pair_readout(model: Any, target: Any, batch: int, seq: int,
-                 choices: int | None = None) -> Callable[[Any], tf.Tensor]:
-    """The readout ``output -> [batch]`` that a ``(positions, ids)`` target names on this task
-    head (see the module docstring); ids out of range raise ValueError naming ``target``."""
-    spec = task_head(model)
-    if spec is None:
-        raise TypeError(f"{type(model).__name__} is not a task head")
+def task_pair(model: Any, target: Any, batch: int, seq: int, choices: int = 1
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, ids) [batch] of a pair target on any model, ids checked against what the
+    task head reads (ValueError naming ``target``); LMs' token ids are not checked here."""
     pos, ids = pair_arrays(target, batch, seq)
-    _, kind, what = spec
-    n = {"span": 2, "position": model.config.num_labels}.get(
-        kind, choices if choices is not None else model.config.num_labels)
-    bad = (ids < 0) | (ids >= n)
-    if bad.any():
-        raise ValueError(f"target: {type(model).__name__} reads (positions, {what}); {what} "
-                         f"must be in [0, {n}), got {ids[bad].tolist()}")
-    rows = np.arange(batch)
+    spec = task_head(model)
+    if spec is not None:
+        _, kind, what = spec
+        n = {"span": 2, "choice": choices}.get(kind, model.config.num_labels)
+        bad = (ids < 0) | (ids >= n)
+        if bad.any():
+            raise ValueError(f"target: {type(model).__name__} reads (positions, {what}); "
+                             f"{what} must be in [0, {n}), got {ids[bad].tolist()}")
+    return pos, ids
 
-    def readout(out: Any) -> tf.Tensor:
-        if kind == "row":
-            return tf.gather_nd(out.logits, np.stack([rows, ids], 1))
-        if kind == "position":
-            return tf.gather_nd(out.logits, np.stack([rows, pos, ids], 1))
-        both = tf.stack([out.start_logits, out.end_logits], -1)  # [batch, seq, 2]
-        return tf.gather_nd(both, np.stack([rows, pos, ids], 1))
-    return readout
+
+def pair_table(model: Any, out: Any) -> tf.Tensor:
+    """What a pair target indexes in the output: [rows, seq, n] by (row, position, id), or
+    [rows, n] by (row, id) on the heads that read one value per row."""
+    spec = task_head(model)
+    if spec is not None and spec[1] == "span":
+        return tf.stack([out.start_logits, out.end_logits], -1)  # [batch, seq, 2]
+    return out.logits
+
+
+def pair_index(model: Any, pos: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The gather_nd index [n, 2 | 3] into ``pair_table`` for rows 0..n-1."""
+    spec = task_head(model)
+    rows = np.arange(len(ids))
+    cols = [rows, ids] if spec is not None and spec[1] in ("row", "choice") else [rows, pos, ids]
+    return np.stack(cols, 1).astype(np.int32)
+
+
+def pair_readout(model: Any, target: Any, batch: int, seq: int,
+                 choices: int = 1) -> Callable[[Any], tf.Tensor]:
+    """The readout ``output -> [batch]`` that a ``(positions, ids)`` target names on this
+    model (see the module docstring)."""
+    index = pair_index(model, *task_pair(model, target, batch, seq, choices))
+    return lambda out: tf.gather_nd(pair_table(model, out), index)
 
 
 def _value64(readout: Callable, fields: dict, out_type: type, batch: int) -> tf.Tensor:
@@ -139,7 +153,7 @@ def task_adjoint(model: Any, out: Any, hidden: np.ndarray, target: Any, batch: i
     """For a task head: (the model's value [batch], the adjoint at the final hidden states
     [rows, seq, d_model], the head's constant [batch], the float64 value [batch]) of the target,
     with the head's tanh frozen. Readouts not affine in the output raise ValueError."""
-    choices = None if hidden.shape[0] == batch else hidden.shape[0] // batch
+    choices = hidden.shape[0] // batch  # 1 except for multiple choice
     readout = target if callable(target) else pair_readout(model, target, batch, seq, choices)
     state: dict = {}
     x = tf.constant(hidden, _F)
