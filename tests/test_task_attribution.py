@@ -12,7 +12,8 @@ from conftest import tiny_config
 from roberta_lab import (TFRobertaForMultipleChoice, TFRobertaForQuestionAnswering,
                          TFRobertaForSequenceClassification, TFRobertaForTokenClassification,
                          alti, attention_rollout, attribution_patch, decompose,
-                         integrated_gradients, path_patch, saliency, value_zeroing)
+                         direct_logit_attribution, integrated_gradients, path_patch, saliency,
+                         value_zeroing)
 
 IDS = np.array([[0, 5, 6, 7, 8, 2], [0, 9, 10, 2, 1, 1], [0, 11, 3, 12, 13, 2]], np.int32)
 BAD = np.array([[0, 9, 6, 7, 8, 2], [0, 5, 10, 2, 1, 1], [0, 11, 4, 12, 13, 2]], np.int32)
@@ -157,3 +158,20 @@ def test_pair_targets_in_other_methods_and_where_rollout_reads():
     qa = _build("qa")
     r = alti(qa, feed, lambda o: o.end_logits[:, 4])
     assert np.allclose(r.attributions, r.matrix[:, 4])
+
+
+@pytest.mark.parametrize("kind", ["token", "qa", "mc"])
+def test_classic_dla_on_task_heads(kind):
+    """Token classification and QA are linear readouts: the last layer's decompose parts equal
+    the classic DLA. Multiple choice's tanh: DLA uses its tangent, decompose its exact slope."""
+    model = _build(kind)
+    feed = inputs(kind)
+    target = {"token": (POS, CLASSES), "qa": (POS, CLASSES % 2), "mc": (0, CLASSES % 2)}[kind]
+    d = decompose(model, feed, target)
+    dla = direct_logit_attribution(model, feed, target)
+    assert set(dla) == {f"blocks.1.attn.head{h}" for h in range(4)} | {"blocks.1.mlp"}
+    gap = max(np.abs(v - d.contributions[name]).max() for name, v in dla.items())
+    if kind == "mc":
+        assert gap > 1e-3
+    else:
+        assert gap < 1e-4

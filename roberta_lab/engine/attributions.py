@@ -4,8 +4,9 @@ and SmoothGrad, batched, eager or compiled.
 All take ``(model, inputs, target, ...)`` (inputs in any of the seed's formats, target a
 ``(positions, token_ids)`` pair or a callable readout, see ``targets``) and return an
 ``Attribution`` whose ``attributions`` are [batch, seq] ([batch, choices, seq] for multiple
-choice), one score per token, signed except for saliency (a gradient norm). Gradients are taken at the word embeddings ``hook_embed``, before
-position and type embeddings are added, so RoBERTa's pad-dependent position ids never change.
+choice), one score per token, signed except for saliency (a gradient norm). Gradients are
+taken at the word embeddings ``hook_embed``, before position and type embeddings are added,
+so RoBERTa's pad-dependent position ids never change.
 
 Integrated gradients (Sundararajan et al. 2017) runs all interpolation steps of all rows as one
 batch (``chunk_size`` rows per forward+backward) and reports its completeness error,
@@ -79,9 +80,10 @@ def embedding_gradients(model: Any, feed: dict, target: Any, embeds: np.ndarray,
         def fn(inputs: dict, emb: tf.Tensor, index: tf.Tensor | None):
             with tf.GradientTape() as tape:
                 tape.watch(emb)
-                # multiple choice: emb [rows, choices, seq, d] for the trunk's [rows*choices, ...]
-                with model.hooks([("hook_embed",
-                                   lambda x, hook: tf.reshape(tf.cast(emb, x.dtype), tf.shape(x)))]):
+                def swap(x, hook):  # multiple choice: emb [rows, choices, seq, d] -> trunk rows
+                    return tf.reshape(tf.cast(emb, x.dtype), tf.shape(x))
+
+                with model.hooks([("hook_embed", swap)]):
                     out = model(inputs)
                 if index is not None:
                     v = tf.gather_nd(pair_table(model, out), index)

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from .targets import as_feed, make_readout, pair_arrays, values
-from .task_readouts import task_adjoint, task_head
+from .task_readouts import pair_readout, task_adjoint, task_head
 
 _F = np.float64
 
@@ -167,6 +167,18 @@ def decompose(model: Any, inputs: Any, target: Any, *, compile: bool | str = Fal
     or a callable readout affine in the output's logits (or in last_hidden_state for the trunk).
     compile: how the one cached forward runs (False, True or "xla"). Multiple choice: the
     contributions sum over a question's choices; ``by_source`` stays per [batch x choices] row.
+
+    Example (a task head, a logit difference):
+        >>> import numpy as np, keras
+        >>> from roberta_lab import RobertaConfig, TFRobertaForSequenceClassification
+        >>> keras.utils.set_random_seed(0)
+        >>> model = TFRobertaForSequenceClassification(RobertaConfig(vocab_size=99,
+        ...     hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+        ...     intermediate_size=37, num_labels=3))
+        >>> diff = lambda o: o.logits[:, 2] - o.logits[:, 0]
+        >>> d = decompose(model, np.array([[0, 5, 6, 2]]), diff)
+        >>> d.total.shape, bool(abs(d.error[0]) < 1e-4), "head" in d.bias_terms
+        ((1,), True, True)
     """
     feed = as_feed(model, inputs)
     batch, seq = feed["input_ids"].shape[0], feed["input_ids"].shape[-1]  # MC: [b, choices, s]
@@ -267,8 +279,9 @@ def direct_logit_attribution(model: Any, inputs: Any, target: Any) -> dict[str, 
     ``apply_ln_to_stack``) and dotted with the readout's gradient at the final hidden state (the
     head's tangent, where ``decompose`` linearises it exactly). name -> [batch]."""
     feed = as_feed(model, inputs)
-    batch, seq = feed["input_ids"].shape
-    readout = make_readout(target, batch, seq)
+    batch, seq = feed["input_ids"].shape[0], feed["input_ids"].shape[-1]
+    readout = target if callable(target) else \
+        pair_readout(model, target, batch, seq, int(np.prod(feed["input_ids"].shape[1:-1])))
     last = model.config.num_hidden_layers - 1
     blk, p = model.roberta.blocks[last], f"blocks.{last}"
     with tf.GradientTape() as tape:
@@ -304,5 +317,6 @@ def direct_logit_attribution(model: Any, inputs: Any, target: Any) -> dict[str, 
     stack = apply_ln(stack, saved[f"{p}.hook_mlp_out"] + saved[f"{p}.hook_resid_mid"],
                      blk.mlp_ln)
     attrs = tf.einsum("cbpd,bpd->cb", stack, direction).numpy()
+    attrs = attrs.reshape(len(attrs), batch, -1).sum(-1)  # multiple choice: over choices
     names = [f"{p}.attn.head{h}" for h in range(attn.n_heads)] + [f"{p}.mlp"]
     return {n: attrs[i].astype(_F) for i, n in enumerate(names)}
