@@ -79,6 +79,10 @@ STAGES = {  # "git:mlm-stage2" is START_REF's mini-mlm, written to --work/mlm-st
                               ("causal", "--steps", "250", "--batch", "32", "--jit", "--lr", "1e-3",
                                "--warmup", "0.02", "--seed", "7", "--repeat-frac", "0.5",
                                "--max-lines", "60000", "--ckpt-minutes", "4", "--log-every", "10")),
+    # A sequence classifier fine-tuned from the bundled mini-mlm (roberta_lab.training.classify_task).
+    "mini-grammar": Stage("mini-grammar", "mini-mlm",
+                          ("grammar", "--steps", "300", "--batch", "32", "--jit", "--lr", "1e-4",
+                           "--warmup", "0.06", "--seed", "0")),
 }
 # sha256 of each bundled model's weight files, as committed in data/.
 MODEL_SHA256 = {
@@ -88,6 +92,7 @@ MODEL_SHA256 = {
         "encoder/model.safetensors": "39bc176d7a345a974844191bf38b415e4f770ce718ee674875ba88f52f850889",
         "decoder/model.safetensors": "cf63a1b0f8b0bbe4c10528ed632c0e45d03effb5e4d1ab7f171c455bca2d47b5",
     },
+    "mini-grammar": {"model.safetensors": "49aa092a58509f2e05f8c6ddba57f3d310cca469f9320a34b43ea72a756f8618"},
 }
 # sha256 of the experiments' weights, as the runs reported in data/README.md gave them.
 EXPERIMENT_SHA256 = {

@@ -3,6 +3,7 @@
     python -m roberta_lab.training.train mlm     --out data/mini-mlm     [--steps N] [--seed 0]
     python -m roberta_lab.training.train causal  --out data/mini-causal  [--steps N]
     python -m roberta_lab.training.train seq2seq --out data/mini-seq2seq [--steps N]
+    python -m roberta_lab.training.train grammar --out data/mini-grammar --init data/mini-mlm
 
 A ``tf.function``-compiled step (GradientTape, keras AdamW, linear warmup then linear decay,
 global-norm clipping at 1.0) on fixed-shape batches, so the step traces once. Seeds are fixed with
@@ -55,6 +56,7 @@ DEFAULTS = {  # task -> (steps, batch, seq_len, peak lr)
     "mlm": (3000, 64, 64, 1e-3),
     "causal": (1500, 64, 64, 1e-3),
     "seq2seq": (3000, 128, 16, 2e-3),
+    "grammar": (300, 32, 24, 1e-4),  # fine-tuning a classifier: roberta_lab.training.classify_task
 }
 
 
@@ -498,7 +500,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    Trainer(parse_args(argv)).run()
+    args = parse_args(argv)
+    if args.task == "grammar":
+        from roberta_lab.training import classify_task
+        return classify_task.train(args)
+    Trainer(args).run()
 
 
 if __name__ == "__main__":
