@@ -91,6 +91,12 @@ def _load(name: str, kind: str):
         if seq2seq is not None:
             return _Seq2Seq(seq2seq), tok
         config = rl.RobertaConfig.from_pretrained(name)
+        arch = [a for a in (getattr(config, "architectures", None) or [])
+                if not a.endswith(("ForMaskedLM", "ForCausalLM", "Model"))]
+        if arch:  # a task head's checkpoint has no LM head: its predictions would be random
+            raise CLIError(f"{name} is a {arch[0]} (no language-model head); this command needs "
+                           f"a {'masked-LM' if kind == 'mlm' else 'causal or seq2seq'} model "
+                           f"(bundled models: {bundled})")
         if kind == "mlm" and config.is_decoder:
             raise CLIError(f"{name} is a causal (left-to-right) model; this command needs a "
                            f"masked-LM model (bundled models: {bundled})")

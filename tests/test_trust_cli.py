@@ -36,7 +36,8 @@ def no_work(monkeypatch):
 # --- kind: every listed model, every command that can use it ----------------------------------
 USES = {"roberta-lab/mini-mlm": {"fill-mask", "sweep"},
         "roberta-lab/mini-causal": {"generate"},
-        "roberta-lab/mini-seq2seq": {"generate"}}
+        "roberta-lab/mini-seq2seq": {"generate"},
+        "roberta-lab/mini-grammar": set()}  # a sequence classifier: none of these commands
 
 
 def _argv(command, model, tmp_path):

@@ -373,12 +373,14 @@ def sweep(model: Any, input_ids: np.ndarray, attention_mask: np.ndarray | None, 
     ids = int_array("input_ids", input_ids, 0, cfg.vocab_size, ndim=2)
     mask = np.ones_like(ids) if attention_mask is None else \
         mask_array("attention_mask", attention_mask, ids.shape)
+    refuse_choices(model)
     model.prepare_inputs(ids, attention_mask=mask)  # shapes and positions against the config
     if not isinstance(metric, Metric):
         raise TypeError(f"metric must be a Metric, got {type(metric).__name__}")
     metric.check(len(ids), ids.shape[1], cfg.vocab_size)
     rows, cols = np.nonzero(metric.positions >= 0)
-    on_pad = mask[rows, metric.positions[rows, cols]] == 0
+    # A span metric's softmax runs over every position, padding included, as the QA loss does.
+    on_pad = (mask[rows, metric.positions[rows, cols]] == 0) & (metric.kind != "span")
     if on_pad.any():
         row, col = int(rows[on_pad][0]), int(metric.positions[rows[on_pad][0], cols[on_pad][0]])
         raise ValueError(f"Metric.positions: text {row + 1} is scored at position {col}, which "

@@ -240,7 +240,8 @@ def check_state_shapes(state: dict[str, np.ndarray], config: RobertaConfig, sour
             if (key == suffix or key.endswith("." + suffix)) and \
                     tuple(np.shape(array)) != shape:
                 raise ValueError(f"{source}: checkpoint tensor {key} has the wrong shape "
-                                 f"{tuple(np.shape(array))}; the config (hidden_size={h}, "
+                                 f"{tuple(np.shape(array))}; the config (config.json or the "
+                                 f"config given: hidden_size={h}, "
                                  f"{field}={getattr(config, field)}) expects {shape}")
 
 

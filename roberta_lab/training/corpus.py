@@ -47,7 +47,7 @@ SOURCES = [
 _ARTICLE_START = ("a ", "an ", "the ", "any ", "one ", "some", "someone", "something", "anything")
 
 
-def _sentence(text):
+def as_sentence(text):
     """Collapse whitespace, capitalise, and end with terminal punctuation."""
     text = re.sub(r"\s+", " ", text).strip().strip(";").strip()
     if not text:
@@ -63,11 +63,11 @@ def _gloss_sentence(pos, word, definition):
         return ""
     if pos == "n":
         if word[0].isupper() or not definition.startswith(_ARTICLE_START):
-            return _sentence(f"{word} is {definition}")
-        return _sentence(f"{templates.article(word.lower())} {word} is {definition}")
+            return as_sentence(f"{word} is {definition}")
+        return as_sentence(f"{templates.article(word.lower())} {word} is {definition}")
     if pos == "v":
-        return _sentence(f"to {word} means to {definition}")
-    return _sentence(f"{word} means {definition}")
+        return as_sentence(f"to {word} means to {definition}")
+    return as_sentence(f"{word} means {definition}")
 
 
 def wordnet_lines(wordnet_dir="/usr/share/wordnet", max_lines=None):
@@ -87,7 +87,7 @@ def wordnet_lines(wordnet_dir="/usr/share/wordnet", max_lines=None):
                     out.setdefault(s, None)
                 for ex in re.findall(r'"([^"]+)"', gloss):
                     if len(ex.split()) >= 3:
-                        out.setdefault(_sentence(ex), None)
+                        out.setdefault(as_sentence(ex), None)
                 if max_lines is not None and len(out) >= max_lines:
                     return list(out)[:max_lines]
     return list(out)
@@ -129,7 +129,7 @@ def _to_lines(rng, sentences):
     return lines
 
 
-def _write(path, lines):
+def write_lines(path, lines):
     data = ("\n".join(lines) + "\n").encode("utf-8")
     with open(path, "wb") as fh:
         fh.write(data)
@@ -165,12 +165,12 @@ def build_corpus(out_dir, seed=0, wordnet_dir="/usr/share/wordnet", facts_only=F
     train = fact_lines + wn_train
     rng.shuffle(train)
     rng.shuffle(heldout)
-    files = {"train.txt": _write(os.path.join(out_dir, "train.txt"), train),
-             "heldout.txt": _write(os.path.join(out_dir, "heldout.txt"), heldout)}
+    files = {"train.txt": write_lines(os.path.join(out_dir, "train.txt"), train),
+             "heldout.txt": write_lines(os.path.join(out_dir, "heldout.txt"), heldout)}
     if seq2seq_pairs:
         for split, n_pairs in zip(("train", "heldout"), seq2seq_pairs):
             pairs = seq2seq_task.make_pairs(n_pairs, seed, split)
-            files[f"seq2seq_{split}.tsv"] = _write(os.path.join(out_dir, f"seq2seq_{split}.tsv"),
+            files[f"seq2seq_{split}.tsv"] = write_lines(os.path.join(out_dir, f"seq2seq_{split}.tsv"),
                                                    [f"{s}\t{t}" for s, t in pairs])
     manifest = {
         "seed": seed, "files": files,

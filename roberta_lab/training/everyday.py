@@ -87,9 +87,9 @@ def build_everyday(out_dir, seed=0, fact_keep=0.3, example_copies=4, fortune_cop
     train = [ln for name in parts for ln in parts[name]]
     rng.shuffle(train)
     new_held = fort_held + gc_held
-    files = {"train.txt": corpus._write(os.path.join(out_dir, "train.txt"), train),
-             "heldout.txt": corpus._write(os.path.join(out_dir, "heldout.txt"), heldout + new_held),
-             "heldout_everyday.txt": corpus._write(os.path.join(out_dir, "heldout_everyday.txt"), new_held)}
+    files = {"train.txt": corpus.write_lines(os.path.join(out_dir, "train.txt"), train),
+             "heldout.txt": corpus.write_lines(os.path.join(out_dir, "heldout.txt"), heldout + new_held),
+             "heldout_everyday.txt": corpus.write_lines(os.path.join(out_dir, "heldout_everyday.txt"), new_held)}
     with open(cloze_path, "rb") as fh:
         cloze_sha = hashlib.sha256(fh.read()).hexdigest()
     manifest = {

@@ -53,7 +53,7 @@ def _prose(text, min_words=MIN_WORDS, max_words=MAX_WORDS):
 
 def wordnet_examples(wordnet_dir=WORDNET_DIR):
     """Every quoted example of ``data.{noun,verb,adj,adv}`` with >= 3 words, as a sentence."""
-    from .corpus import WORDNET_POS, _sentence
+    from .corpus import WORDNET_POS, as_sentence
     out = {}
     for fname, _pos in WORDNET_POS:
         with open(os.path.join(wordnet_dir, "data." + fname), encoding="utf-8", errors="replace") as fh:
@@ -62,7 +62,7 @@ def wordnet_examples(wordnet_dir=WORDNET_DIR):
                     continue
                 for ex in re.findall(r'"([^"]+)"', line.partition(" | ")[2]):
                     if len(ex.split()) >= 3:
-                        out.setdefault(_sentence(ex), None)
+                        out.setdefault(as_sentence(ex), None)
     return list(out)
 
 
