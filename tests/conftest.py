@@ -121,6 +121,11 @@ def _tree(root: str) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _generated(path: str) -> bool:
+    top = path.split(os.sep)[0]
+    return top in ("artifacts", "build", "dist") or top.endswith(".egg-info")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_files_left_outside_tmp():
     """The checkout (and the folder pytest runs in) is the same after the session as before:
@@ -130,7 +135,8 @@ def no_files_left_outside_tmp():
     yield
     for root, old in before.items():
         new = _tree(root)
-        # artifacts/ (gitignored) is where the browser test keeps its screenshots for CI.
+        # Build outputs and artifacts/ (the browser test's screenshots for CI) are gitignored
+        # products of the test run, not files a test left behind.
         changed = sorted(p for p in set(new) | set(old)
-                         if new.get(p) != old.get(p) and not p.startswith("artifacts" + os.sep))
+                         if new.get(p) != old.get(p) and not _generated(p))
         assert not changed, f"tests left or changed files outside their tmp folders: {changed[:10]}"

@@ -224,8 +224,9 @@ def check_state_shapes(state: dict[str, np.ndarray], config: RobertaConfig, sour
     allowed (the extra checkpoint layers are reported as unused when loading)."""
     layers = {int(m.group(1)) for k in state for m in [_LAYER.search(k)] if m}
     if layers and config.num_hidden_layers > max(layers) + 1:
-        raise ValueError(f"{source}: config.num_hidden_layers={config.num_hidden_layers} but the "
-                         f"checkpoint holds {max(layers) + 1} layers")
+        raise ValueError(f"{source}: the config (config.json or the config given) has "
+                         f"num_hidden_layers={config.num_hidden_layers} but the checkpoint holds "
+                         f"{max(layers) + 1} layers")
     if ignore_sizes:
         return
     h, i = config.hidden_size, config.intermediate_size
