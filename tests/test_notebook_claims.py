@@ -1,6 +1,6 @@
 """What the notebooks' text says about their outputs, asserted on the bundled models (the
 notebooks run the same code; nbval compares the stored outputs, these tests check the words).
-Timing claims are checked by their method (tests/test_generation.py), not by numbers."""
+Timing claims are checked by their method (tests/engine/test_generation.py), not by numbers."""
 
 from __future__ import annotations
 
