@@ -5,11 +5,12 @@ never in the training text) with the verb replaced by ``<mask>``: "It seems that
 the table <mask> old." The label is the subject's number (1 = plural), which the verb must
 agree with; the attractor ("the table") has a random number, so the nearest noun is no clue.
 ``subject`` is the subject noun's lemma ("key"): the word type a control task (Hewitt & Liang
-2019) gives its random label to.
+2019) gives its random label to. ``verb`` is the agreeing verb and ``other`` the same verb in
+the other number (" are", " is"), so the model's own choice can be read at the mask.
 
     >>> items = agreement_items(4, seed=0)
     >>> [sorted(item) for item in items][0]
-    ['label', 'subject', 'text']
+    ['label', 'other', 'subject', 'text', 'verb']
     >>> all(item["text"].count("<mask>") == 1 for item in items)
     True
     >>> sorted({item["label"] for item in agreement_items(40)})
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import random
 
-from . import templates
+from . import facts, templates
 
 MASK = "<mask>"
 
@@ -34,12 +35,11 @@ def agreement_items(n: int, seed: int = 0) -> list[dict]:
         plural = rng.random() < 0.5
         fields = templates.agreement_fields(rng, rng.choice(kinds.split()), plural,
                                             rng.random() < 0.5)
-        text, _ = templates.masked(frame, fields, "V", fields["V"])
-        lemma = next(s for s, p in _nouns() if fields["S"] in (s, p))
-        out.append({"text": text.format(mask=MASK), "label": int(plural), "subject": lemma})
+        text, verb = templates.masked(frame, fields, "V", fields["V"])
+        lemma = next(s for s, p in facts.ANIMATE_NOUNS + facts.INANIMATE_NOUNS
+                     if fields["S"] in (s, p))
+        other = next(pair[1 - plural] for pair in facts.AGREE_VERBS.values()
+                     if fields["V"] in pair)
+        out.append({"text": text.format(mask=MASK), "label": int(plural), "subject": lemma,
+                    "verb": verb, "other": " " + other})
     return out
-
-
-def _nouns() -> list[tuple[str, str]]:
-    from . import facts
-    return facts.ANIMATE_NOUNS + facts.INANIMATE_NOUNS
