@@ -160,6 +160,8 @@ WRONG = [
     (lesson10, "ex2", _induction(0), "duplicate-token head"),
     (lesson10, "ex2", _induction(2), "off by one position"),
     (lesson10, "ex2", lambda p, n: float(np.mean(np.diagonal(p, -1))), "previous-token score"),
+    (lesson10, "ex2", lambda p, n: float(p[np.arange(n + 1, 2 * n + 1), np.arange(2, n + 2)].sum()
+                                         / (2 * n + 1)), "second copy's queries only"),
 ]
 
 
