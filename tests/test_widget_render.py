@@ -63,3 +63,32 @@ def test_other_texts_get_their_own_layout():
     assert len(_common._LAYOUTS) == 4  # the colorbar's tick labels differ for the last one
     figure_bytes(heat(5))
     assert len(_common._LAYOUTS) == 4
+
+
+def test_heatmap_frames_redraw_in_part_with_the_pixels_of_a_fresh_figure():
+    """A widget's view switch (another head: other pattern, colour scale and title, same
+    labels) redraws only what changed over a stored frame; the picture is byte for byte that
+    of a fresh heatmap_figure, and new labels make a new frame."""
+    from roberta_lab.views.widgets._frames import HeatmapFrames
+
+    frames = HeatmapFrames()
+    views = [(pattern(seed, vmax), f"layer 0, head {seed}")
+             for seed, vmax in [(0, 1.0), (1, 0.3), (2, 1.0), (3, 0.05)]]
+    for data, title in views:  # first visits: layouts computed, frames drawn in full
+        frames.png(data, x_labels=TOKENS, y_labels=TOKENS, vmin=0.0, title=title,
+                   xlabel="key", ylabel="query")
+    full = frames.full_draws
+    for data, title in views[::-1] + views:
+        got = frames.png(data, x_labels=TOKENS, y_labels=TOKENS, vmin=0.0, title=title,
+                         xlabel="key", ylabel="query")
+        fresh = figure_bytes(heatmap_figure(data, x_labels=TOKENS, y_labels=TOKENS, vmin=0.0,
+                                            title=title, xlabel="key", ylabel="query"))
+        assert got == fresh, title
+    assert frames.full_draws == full  # every revisit was redrawn in part
+    other = [t + "x" for t in TOKENS]
+    got = frames.png(views[0][0], x_labels=other, y_labels=other, vmin=0.0, title="new",
+                     xlabel="key", ylabel="query")
+    assert frames.full_draws == full + 1
+    assert got == figure_bytes(heatmap_figure(views[0][0], x_labels=other, y_labels=other,
+                                              vmin=0.0, title="new", xlabel="key",
+                                              ylabel="query"))

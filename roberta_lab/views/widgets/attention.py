@@ -82,12 +82,18 @@ class AttentionController:
             self._roles = {r: np.asarray(s[r]) for r in ROLE_NAMES}
         return {r: float(self._roles[r][layer, head]) for r in ROLE_NAMES}
 
-    def figure(self, layer: int, head: int, window: tuple[int, int] | None = None) -> Any:
+    def heatmap_args(self, layer: int, head: int, window: tuple[int, int] | None = None
+                     ) -> tuple[np.ndarray, dict]:
+        """(data, options) of the view's ``heatmap_figure``."""
         a, b = clamp_window(window, self.length)
         labels = self.tokens[a:b]
-        return heatmap_figure(self.pattern(layer, head, (a, b)), x_labels=labels,
-                              y_labels=labels, xlabel="key", ylabel="query", vmin=0.0,
-                              title=f"layer {layer}, head {head}, tokens {a}..{b - 1}")
+        return self.pattern(layer, head, (a, b)), dict(
+            x_labels=labels, y_labels=labels, xlabel="key", ylabel="query", vmin=0.0,
+            title=f"layer {layer}, head {head}, tokens {a}..{b - 1}")
+
+    def figure(self, layer: int, head: int, window: tuple[int, int] | None = None) -> Any:
+        data, options = self.heatmap_args(layer, head, window)
+        return heatmap_figure(data, **options)
 
     def roles_html(self, layer: int, head: int) -> str:
         rows = "".join(f"<tr><td>{r}</td><td>{v:.3f}</td></tr>"
@@ -149,8 +155,8 @@ class AttentionExplorerWidget(HeadViewMixin):
         if self.controller is None:
             return
         layer, head, window = self.view
-        self.show_plot(self.plot, (self.controller.text, layer, head, window),
-                       lambda: self.controller.figure(layer, head, window))
+        self.show_heatmap(self.plot, (self.controller.text, layer, head, window),
+                          *self.controller.heatmap_args(layer, head, window))
         self.roles.value = self.controller.roles_html(layer, head)
         self.clear_message()
 

@@ -1,0 +1,129 @@
+"""Heatmap views redrawn in part: a widget switching layer or head changes the pattern, its
+colour scale and the title, not the token labels around it, and drawing those labels is most
+of what matplotlib spends on a frame (bench/results/widgets: about 100 ms of CPU per frame on
+the bundled models, most of it text layout).
+
+``HeatmapFrames`` keeps one ``heatmap_figure`` per widget image. A view with the same frame
+(same data shape, labels, axis names, size and colour options) updates the image's data and
+colour limits and the title in place, then draws only what changed (the pattern, the title and
+the colour bar) over a stored picture of the rest, the frame, made once per layout (matplotlib's
+blitting: ``copy_from_bbox``/``restore_region``), in the order a full draw paints them.
+Anything else, or texts whose constrained layout was not computed yet (a new title or colour
+bar labelling: layouts are kept per signature, see ``_common.figure_bytes``), is a full draw by
+``figure_bytes``. Either way the pixels are those of a fresh ``heatmap_figure`` (tested).
+
+Example:
+    >>> import numpy as np
+    >>> frames = HeatmapFrames()
+    >>> png = frames.png(np.eye(3), x_labels="abc", y_labels="abc", vmin=0.0, title="head 0")
+    >>> png[:4] == b"\\x89PNG", frames.png(np.eye(3)[::-1], x_labels="abc", y_labels="abc",
+    ...                                   vmin=0.0, title="head 1")[:4] == b"\\x89PNG"
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import threading
+from typing import Any
+
+import numpy as np
+
+from ._common import axes_layout, figure_bytes, heatmap_figure
+
+# Options a frame is built with; a change of any of them (or of the data's shape) is a new frame.
+_STATIC = ("x_labels", "y_labels", "xlabel", "ylabel", "cmap", "vmin", "vmax", "size")
+_BACKGROUNDS_MAX = 8
+
+
+class HeatmapFrames:
+    """PNG bytes of ``heatmap_figure(data, **options)`` views, reusing one figure (see above).
+    ``annotate`` and ``signed`` views (values written in cells, a symmetric scale) are always
+    drawn in full. Thread-safe (one lock per instance)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Any = None
+        self._fig: Any = None
+        self._backgrounds: collections.OrderedDict = collections.OrderedDict()
+        self.full_draws = 0  # for tests and the benchmark: frames drawn from scratch
+
+    def png(self, data: np.ndarray, **options: Any) -> bytes:
+        data = np.asarray(data, np.float64)
+        if options.get("annotate") or options.get("signed") or not np.isfinite(data).all() \
+                or data.size == 0:
+            self.full_draws += 1
+            return figure_bytes(heatmap_figure(data, **options))
+        key = (data.shape,) + tuple(_freeze(options.get(k)) for k in _STATIC)
+        with self._lock:
+            if key != self._key:
+                self._new_frame(key, data, options)
+                self.full_draws += 1
+                return figure_bytes(self._fig)
+            return self._redraw(data, options.get("title", ""), options)
+
+    def _new_frame(self, key: Any, data: np.ndarray, options: dict) -> None:
+        self._fig = heatmap_figure(data, **options)
+        self._key = key
+        self._backgrounds.clear()
+
+    def _redraw(self, data: np.ndarray, title: str, options: dict) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+        fig = self._fig
+        ax, cbar_ax = fig.axes[0], fig.axes[1]
+        image = ax.images[0]
+        image.set_data(data)
+        # imshow's own scaling: a limit not given is the data's min / max
+        vmin, vmax = options.get("vmin"), options.get("vmax")
+        image.set_clim(data.min() if vmin is None else vmin, data.max() if vmax is None else vmax)
+        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+        ax.set_title(title, fontsize=10)
+        fig.set_layout_engine("constrained")  # so that the layout below is looked up afresh
+        positions = axes_layout(fig)
+        if positions is None:  # texts not laid out yet (a new title or colour bar labelling)
+            self.full_draws += 1
+            return figure_bytes(fig)
+        fig.set_layout_engine("none")
+        for a, position in zip(fig.axes, positions):
+            a._set_position(position, which="original")
+        ax.apply_aspect()  # the active position too: only a full draw would set it
+        # painted in Axes.draw's order: the pattern, then the frame lines over its edge
+        dynamic = (image, *ax.spines.values(), ax.title, cbar_ax)
+        bkey = tuple(tuple(p.bounds) for p in positions)
+        background = self._backgrounds.get(bkey)
+        if background is None:
+            for artist in dynamic:
+                artist.set_animated(True)
+            try:
+                canvas.draw()  # everything but the dynamic artists
+            finally:
+                for artist in dynamic:
+                    artist.set_animated(False)
+            background = canvas.copy_from_bbox(fig.bbox)
+            self._backgrounds[bkey] = background
+            while len(self._backgrounds) > _BACKGROUNDS_MAX:
+                self._backgrounds.popitem(last=False)
+        else:
+            canvas.restore_region(background)
+        renderer = canvas.get_renderer()
+        ax._update_title_position(renderer)  # as Axes.draw places it
+        for artist in dynamic:
+            artist.draw(renderer)
+        return _png(canvas, fig.dpi)
+
+
+def _png(canvas: Any, dpi: float) -> bytes:
+    """The canvas' pixels as PNG, written as ``savefig`` writes them (same metadata and dpi)."""
+    from matplotlib.image import imsave  # noqa: PLC0415
+
+    buf = io.BytesIO()
+    imsave(buf, np.asarray(canvas.buffer_rgba()), format="png", origin="upper", dpi=dpi)
+    return buf.getvalue()
+
+
+def _freeze(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return tuple(str(v) for v in value)
