@@ -92,3 +92,25 @@ def test_heatmap_frames_redraw_in_part_with_the_pixels_of_a_fresh_figure():
     assert got == figure_bytes(heatmap_figure(views[0][0], x_labels=other, y_labels=other,
                                               vmin=0.0, title="new", xlabel="key",
                                               ylabel="query"))
+
+
+def test_step_marker_frames_move_the_marker_with_the_pixels_of_a_fresh_figure():
+    """The cache-steps size and time plots: a step moves the dotted marker over a stored
+    picture of the rest; byte for byte the figure drawn afresh for that step."""
+    from roberta_lab.views.widgets._frames import StepMarkerFrames
+
+    def make(step):
+        fig = new_figure(4.5, 3.0)
+        ax = fig.add_subplot()
+        steps = np.arange(8)
+        ax.plot(steps, np.sqrt(steps), marker="o", ms=3, label="with cache")
+        ax.plot(steps, 0.3 * steps, marker="s", ms=3, label="no cache")
+        ax.axvline(step, color="grey", ls=":")
+        ax.set_title("ms per step", fontsize=8)
+        ax.legend(fontsize=7)
+        return fig
+
+    frames = StepMarkerFrames(make)
+    for step in [3, 0, 7, 5, 3]:
+        assert frames.png(step) == figure_bytes(make(step)), step
+    assert frames.full_draws == 1

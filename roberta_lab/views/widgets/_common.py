@@ -362,10 +362,14 @@ class ShellMixin:
     def show_plot(self, image: Any, key: Any, make_figure: Callable[[], Any]) -> None:
         """Render ``make_figure()`` into the Image widget unless it already shows ``key``
         (rendering is the slow part of an update; unchanged views are skipped)."""
+        self.show_png(image, key, lambda: figure_bytes(make_figure()))
+
+    def show_png(self, image: Any, key: Any, make_png: Callable[[], bytes]) -> None:
+        """Put ``make_png()`` into the Image widget unless it already shows ``key``."""
         shown = self.__dict__.setdefault("_shown", {})
         if shown.get(id(image)) == key and image.value:
             return
-        put_image(image, figure_bytes(make_figure()))
+        put_image(image, make_png())
         shown[id(image)] = key
 
     def show_heatmap(self, image: Any, key: Any, data: np.ndarray, options: dict) -> None:
@@ -373,12 +377,9 @@ class ShellMixin:
         (labels, size) redraws only the pattern, title and colour bar (``_frames``)."""
         from ._frames import HeatmapFrames  # noqa: PLC0415
 
-        shown = self.__dict__.setdefault("_shown", {})
-        if shown.get(id(image)) == key and image.value:
-            return
-        frames = shown.setdefault(("frames", id(image)), HeatmapFrames())
-        put_image(image, frames.png(data, **options))
-        shown[id(image)] = key
+        frames = self.__dict__.setdefault("_shown", {}).setdefault(("frames", id(image)),
+                                                                  HeatmapFrames())
+        self.show_png(image, key, lambda: frames.png(data, **options))
 
     def show_message(self, text: str, kind: str = "error") -> None:
         self.message.value = message_html(text, kind)

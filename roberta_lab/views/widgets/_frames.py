@@ -94,13 +94,8 @@ class HeatmapFrames:
         bkey = tuple(tuple(p.bounds) for p in positions)
         background = self._backgrounds.get(bkey)
         if background is None:
-            for artist in dynamic:
-                artist.set_animated(True)
-            try:
+            with _animated(list(dynamic)):
                 canvas.draw()  # everything but the dynamic artists
-            finally:
-                for artist in dynamic:
-                    artist.set_animated(False)
             background = canvas.copy_from_bbox(fig.bbox)
             self._backgrounds[bkey] = background
             while len(self._backgrounds) > _BACKGROUNDS_MAX:
@@ -127,3 +122,66 @@ def _freeze(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float)):
         return value
     return tuple(str(v) for v in value)
+
+
+class StepMarkerFrames:
+    """PNG bytes of ``make_figure(step)``, a plot whose only change from step to step is its
+    last line, a vertical step marker (the cache-steps widget's size and time plots): the
+    figure is built and drawn once; a step moves the marker and redraws it, the frame lines
+    and the legend (the artists over it) on the stored rest. Byte for byte ``make_figure(step)``
+    (tested)."""
+
+    def __init__(self, make_figure: Any) -> None:
+        self._make = make_figure
+        self._lock = threading.Lock()
+        self._fig: Any = None
+        self._background: Any = None
+        self.full_draws = 0
+
+    def png(self, step: int) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+        with self._lock:
+            if self._fig is None:
+                fig = self._make(step)
+                png = figure_bytes(fig)
+                self.full_draws += 1
+                fig.set_layout_engine("none")  # keep the positions just found
+                canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) \
+                    else FigureCanvasAgg(fig)
+                with _animated(self._dynamic(fig)):
+                    canvas.draw()
+                self._background = canvas.copy_from_bbox(fig.bbox)
+                self._fig = fig
+                return png
+            fig = self._fig
+            ax = fig.axes[0]
+            ax.lines[-1].set_xdata([step, step])
+            canvas = fig.canvas
+            canvas.restore_region(self._background)
+            renderer = canvas.get_renderer()
+            for artist in self._dynamic(fig):
+                artist.draw(renderer)
+            return _png(canvas, fig.dpi)
+
+    @staticmethod
+    def _dynamic(fig: Any) -> list:
+        """The marker and what Axes.draw paints after it (frame lines, legend), in its order."""
+        ax = fig.axes[0]
+        return [ax.lines[-1], *ax.spines.values()] + \
+            ([ax.get_legend()] if ax.get_legend() is not None else [])
+
+
+class _animated:
+    """Mark artists animated (skipped by a full draw) for the block."""
+
+    def __init__(self, artists: list) -> None:
+        self.artists = artists
+
+    def __enter__(self) -> None:
+        for artist in self.artists:
+            artist.set_animated(True)
+
+    def __exit__(self, *exc: Any) -> None:
+        for artist in self.artists:
+            artist.set_animated(False)

@@ -209,6 +209,11 @@ class CacheStepsWidget(ShellMixin):
         except Exception as exc:  # noqa: BLE001
             self.show_message(str(exc))
         c = self.controller
+        if c is not None:
+            from ._frames import StepMarkerFrames  # noqa: PLC0415
+
+            self._marker_frames = (StepMarkerFrames(c.bytes_figure),
+                                   StepMarkerFrames(c.times_figure))
         n, L, H = (c.n_steps, c.n_layers, c.n_heads) if c else (1, 1, 1)
         keys = c.n_keys(n - 1) if c else 1
         self.step = W.IntSlider(value=0, min=0, max=n - 1, description="step")
@@ -251,8 +256,9 @@ class CacheStepsWidget(ShellMixin):
         else:
             self.show_plot(self.attention_plot, self.view,
                            lambda: c.attention_figure(step, layer, head, window))
-        self.show_plot(self.bytes_plot, step, lambda: c.bytes_figure(step))
-        self.show_plot(self.times_plot, step, lambda: c.times_figure(step))
+        # the size and time plots change only by their step marker: moved, not redrawn
+        self.show_png(self.bytes_plot, step, lambda: self._marker_frames[0].png(step))
+        self.show_png(self.times_plot, step, lambda: self._marker_frames[1].png(step))
         self.clear_message()
 
     def export(self, path: str, view: str = "attention") -> str:
