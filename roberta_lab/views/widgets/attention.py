@@ -42,7 +42,9 @@ class AttentionController:
             return False
         ids = encode_text(self.tokenizer, text, self.model.config.max_sequence_length)
         names = [f"blocks.{l}.attn.hook_pattern" for l in range(self.n_layers)]
-        _, cache = self.model.run_with_cache(ids, names_filter=names)
+        # Compiled (one function for every text length after the second: reduce_retracing);
+        # eagerly, a roberta-base-shaped model took about 0.6 s of CPU per text.
+        _, cache = self.model.run_with_cache(ids, names_filter=names, compile=True)
         self.n_runs += 1
         self.ids = ids[0]
         self.patterns = np.stack([cache[n][0] for n in names])  # [layers, heads, q, k]
