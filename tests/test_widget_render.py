@@ -114,3 +114,25 @@ def test_step_marker_frames_move_the_marker_with_the_pixels_of_a_fresh_figure():
     for step in [3, 0, 7, 5, 3]:
         assert frames.png(step) == figure_bytes(make(step)), step
     assert frames.full_draws == 1
+
+
+def test_bar_frames_redraw_bars_and_labels_with_the_pixels_of_a_fresh_figure():
+    """The mask-prediction and head-ablation bar charts: another result (bar lengths, token
+    labels, titles) is copied into the kept figure and redrawn over the stored rest; byte for
+    byte the new figure's own picture, in full only when its texts were never laid out."""
+    from roberta_lab.views.widgets._frames import BarFrames
+
+    frames = BarFrames()
+    assert frames.png(bars(0)) == figure_bytes(bars(0))
+    for seed in (1, 2, 1):
+        assert frames.png(bars(seed)) == figure_bytes(bars(seed)), seed
+    assert frames.full_draws == 1
+    other = ("'x'", "'yy'", "'c'", "'d'", "'Paris'")
+    assert frames.png(bars(3, other)) == figure_bytes(bars(3, other))
+    assert frames.full_draws == 2  # new labels: laid out once
+    for seed, labels in ((4, other), (5, ("'a'", "'b'", "'c'", "'d'", "'e'")), (6, other)):
+        assert frames.png(bars(seed, labels)) == figure_bytes(bars(seed, labels)), seed
+    assert frames.full_draws == 2
+    fig = new_figure(4.0, 3.2)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert frames.png(fig)[:4] == b"\x89PNG" and frames.full_draws == 3  # not bars: in full
