@@ -125,7 +125,11 @@ def measure_shape(shape: str, repeats: int) -> list[dict]:
            timed(setter(w.text), [t.replace("<mask>", "it") for t in TEXTS], repeats), w)
 
     w = CacheStepsWidget(m["causal"], m["tok"], prompt="Once upon a time", max_new_tokens=8)
-    record("cache_steps", "move step slider", timed(setter(w.step), [3, 5, 7, 1], repeats), w)
+    # Steps the slider really has (generation may stop at </s> before max_new_tokens); values
+    # outside its range would be clipped to the same step and time nothing.
+    steps = [v for v in (3, 5, 7, 1, 2, 0) if v <= w.step.max] or [0]
+    record("cache_steps", "move step slider", timed(setter(w.step), steps, repeats), w)
+    rows[-1]["steps"] = w.step.max + 1
     record("cache_steps", "switch layer", timed(setter(w.layer_select), [1, 0], repeats), w)
     record("cache_steps", "switch head", timed(setter(w.head_select), [1, "all"], repeats), w)
     record("cache_steps", "move key window",

@@ -173,6 +173,20 @@ def main() -> None:
         r = measure(lambda: sweep_heads(model, sids, smask, metric, progress=False),
                     args.sweep_repeats, warmup=0)
         emit(SYSTEM, "sweep_all_heads", shape, {**r, "first_call_s": first, "conditions": L * H})
+    if wanted("sweep", only) and timed("sweep_all_heads_bfloat16"):
+        # The same sweep with the matmuls in bfloat16 (weights float32, cast on use), and its
+        # agreement with float32's numbers (engine.precision.agreement).
+        from roberta_lab.engine.precision import agreement, compute_dtype, native_bfloat16
+        with compute_dtype(model, "bfloat16"):
+            t = time.perf_counter()
+            low = sweep_heads(model, sids, smask, metric, progress=False)
+            first_bf = time.perf_counter() - t
+            r = measure(lambda: sweep_heads(model, sids, smask, metric, progress=False),
+                        args.sweep_repeats, warmup=0)
+        emit(SYSTEM, "sweep_all_heads_bfloat16", shape, {
+            **r, "first_call_s": first_bf, "conditions": L * H, "native_bfloat16": native_bfloat16(),
+            **agreement(result.per_text, low.per_text, result.extra["baseline_per_text"],
+                        low.extra["baseline_per_text"])})
     if wanted("sweep", only) and timed("sweep_all_heads_loop"):
         loop = tf.function(lambda i, a, hm: model(i, attention_mask=a, head_mask=hm).logits)
 

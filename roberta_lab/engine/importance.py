@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 from ..model.arguments import int_array, mask_array, positive_int
 from ..model.inputs import engine_inputs
 from . import replicas
-from .ablation import Metric, refuse_choices, score
+from .metrics import Metric, score
+from .sweep_tail import refuse_choices
 
 
 def _metric_logits(model: Any, out: Any) -> tf.Tensor:

@@ -63,3 +63,76 @@ def test_other_texts_get_their_own_layout():
     assert len(_common._LAYOUTS) == 4  # the colorbar's tick labels differ for the last one
     figure_bytes(heat(5))
     assert len(_common._LAYOUTS) == 4
+
+
+def test_heatmap_frames_redraw_in_part_with_the_pixels_of_a_fresh_figure():
+    """A widget's view switch (another head: other pattern, colour scale and title, same
+    labels) redraws only what changed over a stored frame; the picture is byte for byte that
+    of a fresh heatmap_figure, and new labels make a new frame."""
+    from roberta_lab.views.widgets._frames import HeatmapFrames
+
+    frames = HeatmapFrames()
+    views = [(pattern(seed, vmax), f"layer 0, head {seed}")
+             for seed, vmax in [(0, 1.0), (1, 0.3), (2, 1.0), (3, 0.05)]]
+    for data, title in views:  # first visits: layouts computed, frames drawn in full
+        frames.png(data, x_labels=TOKENS, y_labels=TOKENS, vmin=0.0, title=title,
+                   xlabel="key", ylabel="query")
+    full = frames.full_draws
+    for data, title in views[::-1] + views:
+        got = frames.png(data, x_labels=TOKENS, y_labels=TOKENS, vmin=0.0, title=title,
+                         xlabel="key", ylabel="query")
+        fresh = figure_bytes(heatmap_figure(data, x_labels=TOKENS, y_labels=TOKENS, vmin=0.0,
+                                            title=title, xlabel="key", ylabel="query"))
+        assert got == fresh, title
+    assert frames.full_draws == full  # every revisit was redrawn in part
+    other = [t + "x" for t in TOKENS]
+    got = frames.png(views[0][0], x_labels=other, y_labels=other, vmin=0.0, title="new",
+                     xlabel="key", ylabel="query")
+    assert frames.full_draws == full + 1
+    assert got == figure_bytes(heatmap_figure(views[0][0], x_labels=other, y_labels=other,
+                                              vmin=0.0, title="new", xlabel="key",
+                                              ylabel="query"))
+
+
+def test_step_marker_frames_move_the_marker_with_the_pixels_of_a_fresh_figure():
+    """The cache-steps size and time plots: a step moves the dotted marker over a stored
+    picture of the rest; byte for byte the figure drawn afresh for that step."""
+    from roberta_lab.views.widgets._frames import StepMarkerFrames
+
+    def make(step):
+        fig = new_figure(4.5, 3.0)
+        ax = fig.add_subplot()
+        steps = np.arange(8)
+        ax.plot(steps, np.sqrt(steps), marker="o", ms=3, label="with cache")
+        ax.plot(steps, 0.3 * steps, marker="s", ms=3, label="no cache")
+        ax.axvline(step, color="grey", ls=":")
+        ax.set_title("ms per step", fontsize=8)
+        ax.legend(fontsize=7)
+        return fig
+
+    frames = StepMarkerFrames(make)
+    for step in [3, 0, 7, 5, 3]:
+        assert frames.png(step) == figure_bytes(make(step)), step
+    assert frames.full_draws == 1
+
+
+def test_bar_frames_redraw_bars_and_labels_with_the_pixels_of_a_fresh_figure():
+    """The mask-prediction and head-ablation bar charts: another result (bar lengths, token
+    labels, titles) is copied into the kept figure and redrawn over the stored rest; byte for
+    byte the new figure's own picture, in full only when its texts were never laid out."""
+    from roberta_lab.views.widgets._frames import BarFrames
+
+    frames = BarFrames()
+    assert frames.png(bars(0)) == figure_bytes(bars(0))
+    for seed in (1, 2, 1):
+        assert frames.png(bars(seed)) == figure_bytes(bars(seed)), seed
+    assert frames.full_draws == 1
+    other = ("'x'", "'yy'", "'c'", "'d'", "'Paris'")
+    assert frames.png(bars(3, other)) == figure_bytes(bars(3, other))
+    assert frames.full_draws == 2  # new labels: laid out once
+    for seed, labels in ((4, other), (5, ("'a'", "'b'", "'c'", "'d'", "'e'")), (6, other)):
+        assert frames.png(bars(seed, labels)) == figure_bytes(bars(seed, labels)), seed
+    assert frames.full_draws == 2
+    fig = new_figure(4.0, 3.2)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert frames.png(fig)[:4] == b"\x89PNG" and frames.full_draws == 3  # not bars: in full

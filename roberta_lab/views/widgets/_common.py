@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 __all__ = ["WidgetInputError", "load_model", "load_tokenizer", "encode_text", "guarded",
-           "figure_bytes", "write_atomic", "export_figure", "html_page", "heatmap_figure",
+           "figure_bytes", "axes_layout", "write_atomic", "export_figure", "html_page", "heatmap_figure",
            "clamp_window", "token_labels", "new_image", "put_image"]
 
 
@@ -209,15 +209,27 @@ def layout_signature(fig: Any) -> tuple | None:
     return tuple(parts)
 
 
-def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
-    """Render a Figure to PNG or SVG bytes (reusing a known constrained layout, see above)."""
-    key = layout_signature(fig)
-    key = None if key is None else (fmt,) + key  # text extents depend on the renderer
+def _cached_layout(key: tuple | None, n_axes: int) -> list | None:
     with _LAYOUTS_LOCK:
         cached = _LAYOUTS.get(key) if key is not None else None
         if cached is not None:
             _LAYOUTS.move_to_end(key)
-    if cached is not None and len(cached) == len(fig.axes):
+    return cached if cached is not None and len(cached) == n_axes else None
+
+
+def axes_layout(fig: Any, fmt: str = "png") -> list | None:
+    """The positions a constrained layout of ``fig`` gave its axes, if one with the same
+    signature was drawn before (by ``figure_bytes``); None otherwise."""
+    key = layout_signature(fig)
+    return _cached_layout(None if key is None else (fmt,) + key, len(fig.axes))
+
+
+def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
+    """Render a Figure to PNG or SVG bytes (reusing a known constrained layout, see above)."""
+    key = layout_signature(fig)
+    key = None if key is None else (fmt,) + key  # text extents depend on the renderer
+    cached = _cached_layout(key, len(fig.axes))
+    if cached is not None:
         fig.set_layout_engine("none")
         for ax, position in zip(fig.axes, cached):
             ax._set_position(position, which="original")
@@ -350,11 +362,24 @@ class ShellMixin:
     def show_plot(self, image: Any, key: Any, make_figure: Callable[[], Any]) -> None:
         """Render ``make_figure()`` into the Image widget unless it already shows ``key``
         (rendering is the slow part of an update; unchanged views are skipped)."""
+        self.show_png(image, key, lambda: figure_bytes(make_figure()))
+
+    def show_png(self, image: Any, key: Any, make_png: Callable[[], bytes]) -> None:
+        """Put ``make_png()`` into the Image widget unless it already shows ``key``."""
         shown = self.__dict__.setdefault("_shown", {})
         if shown.get(id(image)) == key and image.value:
             return
-        put_image(image, figure_bytes(make_figure()))
+        put_image(image, make_png())
         shown[id(image)] = key
+
+    def show_heatmap(self, image: Any, key: Any, data: np.ndarray, options: dict) -> None:
+        """``show_plot`` for ``heatmap_figure(data, **options)``: a view that keeps the frame
+        (labels, size) redraws only the pattern, title and colour bar (``_frames``)."""
+        from ._frames import HeatmapFrames  # noqa: PLC0415
+
+        frames = self.__dict__.setdefault("_shown", {}).setdefault(("frames", id(image)),
+                                                                  HeatmapFrames())
+        self.show_png(image, key, lambda: frames.png(data, **options))
 
     def show_message(self, text: str, kind: str = "error") -> None:
         self.message.value = message_html(text, kind)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ._common import (ShellMixin, WidgetInputError, export_figure, figure_bytes, guarded,
                       int_argument, new_image, put_image, resolve)
+from ._frames import BarFrames
 from .ablation_controller import DEFAULT_TEXT, HeadAblationController
 
 __all__ = ["HeadAblationController", "HeadAblationWidget", "head_ablation"]
@@ -38,6 +39,7 @@ class HeadAblationWidget(ShellMixin):
         self.sweep_hint = W.HTML("<i>Press <b>single-head sweep</b> to ablate each head alone "
                                  "and see the loss change per head.</i>")
         self.controller = None
+        self._effect_frames = BarFrames()
         self._syncing = False
         self.buttons: list[list[Any]] = []
         try:
@@ -147,7 +149,8 @@ class HeadAblationWidget(ShellMixin):
                 f"&rarr; {html.escape(am['tokens'][0])} {am['probs'][0]:.3f}"
                 for i, (cm, am) in enumerate(zip(c.clean["masks"], self.result["masks"])))
         self.summary.value = f"<b>ablated:</b> {html.escape(heads)}<br>{text}"
-        put_image(self.effect_plot, figure_bytes(c.effect_figure(self.result)))
+        # another head mask changes the bars and maybe their tokens: redrawn in part
+        put_image(self.effect_plot, self._effect_frames.png(c.effect_figure(self.result)))
 
     def export(self, path: str, view: str = "effect") -> str:
         """Write a view ("effect", "importance" or "sweep") as .png, .svg or .html."""

@@ -112,9 +112,8 @@ class CacheStepsController:
         query = self.all_tokens[len(self.prompt_ids) + int(step) - 1]
         title = f"step {step}: query {query!r}, layer {layer}"
         if head == "all":
-            return heatmap_figure(att, x_labels=labels, y_labels=range(self.n_heads),
-                                  xlabel="cached position", ylabel="head", vmin=0.0,
-                                  title=title, size=(min(3 + 0.3 * len(labels), 14), 3.0))
+            data, options = self.heatmap_args(step, layer, window)
+            return heatmap_figure(data, **options)
         fig = new_figure(min(3 + 0.3 * len(labels), 14), 3.0)
         ax = fig.add_subplot()
         ax.bar(range(len(labels)), att, color="#4c72b0")
@@ -123,6 +122,17 @@ class CacheStepsController:
         ax.set_ylabel("attention")
         ax.set_title(f"{title}, head {head}", fontsize=9)
         return fig
+
+    def heatmap_args(self, step: int, layer: int, window: tuple[int, int] | None = None
+                     ) -> tuple[np.ndarray, dict]:
+        """(data, options) of the all-heads ``heatmap_figure`` [heads, keys] of a step."""
+        a, b = clamp_window(window, self.n_keys(step))
+        labels = self.key_labels(step, (a, b))
+        query = self.all_tokens[len(self.prompt_ids) + int(step) - 1]
+        return self.attention(step, layer, "all", (a, b)), dict(
+            x_labels=labels, y_labels=range(self.n_heads), xlabel="cached position",
+            ylabel="head", vmin=0.0, title=f"step {step}: query {query!r}, layer {layer}",
+            size=(min(3 + 0.3 * len(labels), 14), 3.0))
 
     def bytes_figure(self, step: int | None = None) -> Any:
         fig = new_figure(4.5, 3.0)
@@ -199,6 +209,11 @@ class CacheStepsWidget(ShellMixin):
         except Exception as exc:  # noqa: BLE001
             self.show_message(str(exc))
         c = self.controller
+        if c is not None:
+            from ._frames import StepMarkerFrames  # noqa: PLC0415
+
+            self._marker_frames = (StepMarkerFrames(c.bytes_figure),
+                                   StepMarkerFrames(c.times_figure))
         n, L, H = (c.n_steps, c.n_layers, c.n_heads) if c else (1, 1, 1)
         keys = c.n_keys(n - 1) if c else 1
         self.step = W.IntSlider(value=0, min=0, max=n - 1, description="step")
@@ -235,10 +250,15 @@ class CacheStepsWidget(ShellMixin):
         c = self.controller
         step, layer, head, window = self.view
         self.tokens.value = c.step_html(step)
-        self.show_plot(self.attention_plot, self.view,
-                       lambda: c.attention_figure(step, layer, head, window))
-        self.show_plot(self.bytes_plot, step, lambda: c.bytes_figure(step))
-        self.show_plot(self.times_plot, step, lambda: c.times_figure(step))
+        if head == "all":
+            self.show_heatmap(self.attention_plot, self.view,
+                              *c.heatmap_args(step, layer, window))
+        else:
+            self.show_plot(self.attention_plot, self.view,
+                           lambda: c.attention_figure(step, layer, head, window))
+        # the size and time plots change only by their step marker: moved, not redrawn
+        self.show_png(self.bytes_plot, step, lambda: self._marker_frames[0].png(step))
+        self.show_png(self.times_plot, step, lambda: self._marker_frames[1].png(step))
         self.clear_message()
 
     def export(self, path: str, view: str = "attention") -> str:

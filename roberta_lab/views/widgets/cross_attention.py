@@ -107,13 +107,18 @@ class CrossAttentionController:
         grid = grid.mean(axis=0) if head == "mean" else grid[int(head)]
         return grid[:, a:b]
 
-    def figure(self, layer: int, head: Any, window: tuple[int, int] | None = None) -> Any:
+    def heatmap_args(self, layer: int, head: Any, window: tuple[int, int] | None = None
+                     ) -> tuple[np.ndarray, dict]:
+        """(data, options) of the view's ``heatmap_figure``."""
         a, b = clamp_window(window, len(self.source_ids))
-        return heatmap_figure(self.pattern(layer, head, (a, b)),
-                              x_labels=self.source_tokens[a:b],
-                              y_labels=[f"-> {t}" for t in self.target_tokens],
-                              xlabel="source token", ylabel="decoder position predicting",
-                              vmin=0.0, title=f"cross-attention layer {layer}, head {head}")
+        return self.pattern(layer, head, (a, b)), dict(
+            x_labels=self.source_tokens[a:b], y_labels=[f"-> {t}" for t in self.target_tokens],
+            xlabel="source token", ylabel="decoder position predicting", vmin=0.0,
+            title=f"cross-attention layer {layer}, head {head}")
+
+    def figure(self, layer: int, head: Any, window: tuple[int, int] | None = None) -> Any:
+        data, options = self.heatmap_args(layer, head, window)
+        return heatmap_figure(data, **options)
 
     def to_html(self, layer: int, head: Any, window: tuple[int, int] | None = None) -> str:
         from ._common import html_page  # noqa: PLC0415
@@ -168,8 +173,8 @@ class CrossAttentionWidget(HeadViewMixin):
             return
         layer, head, window = self.view
         self.output.value = f"<p>output: <b>{html.escape(self.controller.output_text)}</b></p>"
-        self.show_plot(self.plot, (self.controller.source, layer, head, window),
-                       lambda: self.controller.figure(layer, head, window))
+        self.show_heatmap(self.plot, (self.controller.source, layer, head, window),
+                          *self.controller.heatmap_args(layer, head, window))
         self.clear_message()
 
 

@@ -15,9 +15,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._common import (ShellMixin, WidgetInputError, encode_text, export_figure, figure_bytes,
+from ._common import (ShellMixin, WidgetInputError, encode_text, export_figure,
                       guarded, int_argument, load_model, load_tokenizer, MAX_TOP_K, new_figure,
                       new_image, put_image)
+from ._frames import BarFrames
 
 DEFAULT_TEXT = "The capital of France is <mask>."
 
@@ -149,6 +150,7 @@ class MaskPredictionWidget(ShellMixin):
 
         self.message = W.HTML()
         self.controller = None
+        self._frames = BarFrames()
         try:
             self.controller = MaskPredictionController(models, tokenizer, top_k=top_k)
             names = self.controller.names
@@ -190,7 +192,7 @@ class MaskPredictionWidget(ShellMixin):
                 f"<td>{html.escape(t)} {p:.3f}</td>" for t, p in zip(r.tokens, r.probs)) + "</tr>"
             for i, r in enumerate(result))
         self.summary.value = f"<table>{rows}</table>"
-        put_image(self.plot, figure_bytes(self.controller.figure(), "png"))
+        put_image(self.plot, self._frames.png(self.controller.figure()))  # redrawn in part
 
     @property
     def labels(self) -> list[list[str]]:

@@ -1,0 +1,273 @@
+"""Heatmap views redrawn in part: a widget switching layer or head changes the pattern, its
+colour scale and the title, not the token labels around it, and drawing those labels is most
+of what matplotlib spends on a frame (bench/results/widgets: about 100 ms of CPU per frame on
+the bundled models, most of it text layout).
+
+``HeatmapFrames`` keeps one ``heatmap_figure`` per widget image. A view with the same frame
+(same data shape, labels, axis names, size and colour options) updates the image's data and
+colour limits and the title in place, then draws only what changed (the pattern, the title and
+the colour bar) over a stored picture of the rest, the frame, made once per layout (matplotlib's
+blitting: ``copy_from_bbox``/``restore_region``), in the order a full draw paints them.
+Anything else, or texts whose constrained layout was not computed yet (a new title or colour
+bar labelling: layouts are kept per signature, see ``_common.figure_bytes``), is a full draw by
+``figure_bytes``. Either way the pixels are those of a fresh ``heatmap_figure`` (tested).
+
+Example:
+    >>> import numpy as np
+    >>> frames = HeatmapFrames()
+    >>> png = frames.png(np.eye(3), x_labels="abc", y_labels="abc", vmin=0.0, title="head 0")
+    >>> png[:4] == b"\\x89PNG", frames.png(np.eye(3)[::-1], x_labels="abc", y_labels="abc",
+    ...                                   vmin=0.0, title="head 1")[:4] == b"\\x89PNG"
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import threading
+from typing import Any
+
+import numpy as np
+
+from ._common import axes_layout, figure_bytes, heatmap_figure
+
+# Options a frame is built with; a change of any of them (or of the data's shape) is a new frame.
+_STATIC = ("x_labels", "y_labels", "xlabel", "ylabel", "cmap", "vmin", "vmax", "size")
+_BACKGROUNDS_MAX = 8
+
+
+class HeatmapFrames:
+    """PNG bytes of ``heatmap_figure(data, **options)`` views, reusing one figure (see above).
+    ``annotate`` and ``signed`` views (values written in cells, a symmetric scale) are always
+    drawn in full. Thread-safe (one lock per instance)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Any = None
+        self._fig: Any = None
+        self._backgrounds: collections.OrderedDict = collections.OrderedDict()
+        self.full_draws = 0  # for tests and the benchmark: frames drawn from scratch
+
+    def png(self, data: np.ndarray, **options: Any) -> bytes:
+        data = np.asarray(data, np.float64)
+        if options.get("annotate") or options.get("signed") or not np.isfinite(data).all() \
+                or data.size == 0:
+            self.full_draws += 1
+            return figure_bytes(heatmap_figure(data, **options))
+        key = (data.shape,) + tuple(_freeze(options.get(k)) for k in _STATIC)
+        with self._lock:
+            if key != self._key:
+                self._new_frame(key, data, options)
+                self.full_draws += 1
+                return figure_bytes(self._fig)
+            return self._redraw(data, options.get("title", ""), options)
+
+    def _new_frame(self, key: Any, data: np.ndarray, options: dict) -> None:
+        self._fig = heatmap_figure(data, **options)
+        self._key = key
+        self._backgrounds.clear()
+
+    def _redraw(self, data: np.ndarray, title: str, options: dict) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+        fig = self._fig
+        ax, cbar_ax = fig.axes[0], fig.axes[1]
+        image = ax.images[0]
+        image.set_data(data)
+        # imshow's own scaling: a limit not given is the data's min / max
+        vmin, vmax = options.get("vmin"), options.get("vmax")
+        image.set_clim(data.min() if vmin is None else vmin, data.max() if vmax is None else vmax)
+        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+        ax.set_title(title, fontsize=10)
+        fig.set_layout_engine("constrained")  # so that the layout below is looked up afresh
+        positions = axes_layout(fig)
+        if positions is None:  # texts not laid out yet (a new title or colour bar labelling)
+            self.full_draws += 1
+            return figure_bytes(fig)
+        fig.set_layout_engine("none")
+        for a, position in zip(fig.axes, positions):
+            a._set_position(position, which="original")
+        ax.apply_aspect()  # the active position too: only a full draw would set it
+        # painted in Axes.draw's order: the pattern, then the frame lines over its edge
+        dynamic = (image, *ax.spines.values(), ax.title, cbar_ax)
+        bkey = tuple(tuple(p.bounds) for p in positions)
+        background = self._backgrounds.get(bkey)
+        if background is None:
+            with _animated(list(dynamic)):
+                canvas.draw()  # everything but the dynamic artists
+            background = canvas.copy_from_bbox(fig.bbox)
+            self._backgrounds[bkey] = background
+            while len(self._backgrounds) > _BACKGROUNDS_MAX:
+                self._backgrounds.popitem(last=False)
+        else:
+            canvas.restore_region(background)
+        renderer = canvas.get_renderer()
+        ax._update_title_position(renderer)  # as Axes.draw places it
+        for artist in dynamic:
+            artist.draw(renderer)
+        return _png(canvas, fig.dpi)
+
+
+def _png(canvas: Any, dpi: float) -> bytes:
+    """The canvas' pixels as PNG, written as ``savefig`` writes them (same metadata and dpi)."""
+    from matplotlib.image import imsave  # noqa: PLC0415
+
+    buf = io.BytesIO()
+    imsave(buf, np.asarray(canvas.buffer_rgba()), format="png", origin="upper", dpi=dpi)
+    return buf.getvalue()
+
+
+def _freeze(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return tuple(str(v) for v in value)
+
+
+class StepMarkerFrames:
+    """PNG bytes of ``make_figure(step)``, a plot whose only change from step to step is its
+    last line, a vertical step marker (the cache-steps widget's size and time plots): the
+    figure is built and drawn once; a step moves the marker and redraws it, the frame lines
+    and the legend (the artists over it) on the stored rest. Byte for byte ``make_figure(step)``
+    (tested)."""
+
+    def __init__(self, make_figure: Any) -> None:
+        self._make = make_figure
+        self._lock = threading.Lock()
+        self._fig: Any = None
+        self._background: Any = None
+        self.full_draws = 0
+
+    def png(self, step: int) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+        with self._lock:
+            if self._fig is None:
+                fig = self._make(step)
+                png = figure_bytes(fig)
+                self.full_draws += 1
+                fig.set_layout_engine("none")  # keep the positions just found
+                canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) \
+                    else FigureCanvasAgg(fig)
+                with _animated(self._dynamic(fig)):
+                    canvas.draw()
+                self._background = canvas.copy_from_bbox(fig.bbox)
+                self._fig = fig
+                return png
+            fig = self._fig
+            ax = fig.axes[0]
+            ax.lines[-1].set_xdata([step, step])
+            canvas = fig.canvas
+            canvas.restore_region(self._background)
+            renderer = canvas.get_renderer()
+            for artist in self._dynamic(fig):
+                artist.draw(renderer)
+            return _png(canvas, fig.dpi)
+
+    @staticmethod
+    def _dynamic(fig: Any) -> list:
+        """The marker and what Axes.draw paints after it (frame lines, legend), in its order."""
+        ax = fig.axes[0]
+        return [ax.lines[-1], *ax.spines.values()] + \
+            ([ax.get_legend()] if ax.get_legend() is not None else [])
+
+
+class _animated:
+    """Mark artists animated (skipped by a full draw) for the block."""
+
+    def __init__(self, artists: list) -> None:
+        self.artists = artists
+
+    def __enter__(self) -> None:
+        for artist in self.artists:
+            artist.set_animated(True)
+
+    def __exit__(self, *exc: Any) -> None:
+        for artist in self.artists:
+            artist.set_animated(False)
+
+
+class BarFrames:
+    """PNG bytes of bar-chart figures (each axes one ``barh``: the mask-prediction and
+    head-ablation widgets): a figure like the last one (same size, axes, bar count, colours,
+    limits) has its bar lengths, tick labels and titles copied into the kept figure, which
+    redraws only those (with the frame lines) over a stored picture of the rest, once its
+    layout is known (texts decide it; see ``figure_bytes``). Byte for byte the given figure's
+    own picture (tested)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Any = None
+        self._fig: Any = None
+        self._backgrounds: collections.OrderedDict = collections.OrderedDict()
+        self.full_draws = 0
+
+    def png(self, fig: Any) -> bytes:
+        key = _bars_key(fig)
+        with self._lock:
+            if key is None or key != self._key:
+                self._fig, self._key = (fig, key) if key is not None else (None, None)
+                self._backgrounds.clear()
+                self.full_draws += 1
+                return figure_bytes(fig)
+            return self._redraw(fig)
+
+    def _redraw(self, new: Any) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+        fig = self._fig
+        for ax, src in zip(fig.axes, new.axes):
+            for bar, other in zip(ax.patches, src.patches):
+                bar.set_width(other.get_width())
+            labels = src.get_yticklabels()
+            ax.set_yticks(src.get_yticks(), [t.get_text() for t in labels],
+                          fontsize=labels[0].get_fontsize() if labels else None)
+            ax.set_title(src.get_title(), fontsize=src.title.get_fontsize())
+        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+        fig.set_layout_engine("constrained")
+        positions = axes_layout(fig)
+        if positions is None:
+            self.full_draws += 1
+            return figure_bytes(fig)
+        fig.set_layout_engine("none")
+        for ax, position in zip(fig.axes, positions):
+            ax._set_position(position, which="original")
+            ax.apply_aspect()
+        # per axes in Axes.draw's order: bars, the y axis (labels), frame lines, title
+        dynamic = [a for ax in fig.axes for a in (*ax.patches, ax.yaxis, *ax.spines.values(),
+                                                  ax.title)]
+        bkey = tuple(tuple(p.bounds) for p in positions)
+        background = self._backgrounds.get(bkey)
+        if background is None:
+            with _animated(dynamic):
+                canvas.draw()
+            background = canvas.copy_from_bbox(fig.bbox)
+            self._backgrounds[bkey] = background
+            while len(self._backgrounds) > _BACKGROUNDS_MAX:
+                self._backgrounds.popitem(last=False)
+        else:
+            canvas.restore_region(background)
+        renderer = canvas.get_renderer()
+        for ax in fig.axes:
+            ax._update_title_position(renderer)
+        for artist in dynamic:
+            artist.draw(renderer)
+        return _png(canvas, fig.dpi)
+
+
+def _bars_key(fig: Any) -> Any:
+    """What a bar figure's frame is made of, or None when it is not one ``BarFrames`` handles
+    (an axes with anything but bars: lines, images, texts, a legend)."""
+    from matplotlib.patches import Rectangle  # noqa: PLC0415
+
+    parts: list = [tuple(fig.get_size_inches()), fig.dpi]
+    for ax in fig.axes:
+        if ax.lines or ax.images or ax.texts or ax.collections or ax.get_legend() is not None \
+                or not ax.patches or not all(type(p) is Rectangle for p in ax.patches):
+            return None
+        spec = ax.get_subplotspec()
+        parts.append((spec.get_geometry() if spec else None, ax.get_xlim(), ax.get_xlabel(),
+                      ax.get_ylabel(), tuple(ax.get_yticks()),
+                      tuple((p.get_y(), p.get_height(), p.get_x(), p.get_facecolor())
+                            for p in ax.patches)))
+    return tuple(parts)
