@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import stat
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,12 +23,11 @@ import numpy as np
 from .config import RobertaConfig
 from .files import plain_name, read_json
 from .hub import hub_kwargs, resolve_file
+from .model_folder import (CONFIG_NAME, PT_INDEX, PT_WEIGHTS, SAFE_INDEX, SAFE_WEIGHTS, SHARD,
+                           TF_WEIGHTS, Writer, write_model_files)
 
 logger = logging.getLogger(__name__)
 
-SAFE_WEIGHTS, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
-TF_WEIGHTS, PT_WEIGHTS, PT_INDEX = "tf_model.h5", "pytorch_model.bin", "pytorch_model.bin.index.json"
-_MODEL_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, PT_WEIGHTS, PT_INDEX, "config.json")
 # Names HF writes that alias or duplicate a weight we already have.
 _ALIASES = {"lm_head.decoder.weight": None, "lm_head.decoder.bias": "lm_head.bias",
             "roberta.embeddings.position_ids": None, "embeddings.position_ids": None}
@@ -359,40 +354,6 @@ def _parse_size(size: int | str | None) -> int | None:
     return value
 
 
-# Files that may sit in a model folder; a folder holding anything else (and no RoBERTa
-# config.json) is not written into, so a save never mixes a model into unrelated files.
-_FOLDER_FILES = set(_MODEL_FILES) | {
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-    "merges.txt", "added_tokens.json", "generation_config.json", "README.md", "training_log.json",
-    ".gitattributes"}
-_SHARD = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
-
-
-def _model_folder_problem(target: Path) -> str | None:
-    """Why ``target`` must not be written into, or None when it may."""
-    if not target.exists():
-        return None
-    if not target.is_dir():
-        return "exists and is not a folder"
-    names = [p.name for p in target.iterdir()]
-    config = target / "config.json"
-    if config.exists():
-        try:
-            data = read_json(config, "config file")
-        except (OSError, ValueError):
-            return "holds a config.json that is not a model config"
-        if data.get("model_type") != "roberta":
-            return (f"holds a config.json of model_type {data.get('model_type')!r}, not a "
-                    "RoBERTa model folder")
-        return None
-    others = [n for n in names if n not in _FOLDER_FILES and not _SHARD.match(n)
-              and not n.startswith(".")]
-    if others:
-        return (f"is not a model folder (it holds {sorted(others)[:3]}"
-                f"{' ...' if len(others) > 3 else ''}); choose a new or empty folder")
-    return None
-
-
 def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | None = None) -> None:
     """Write config.json + safetensors (sharded past ``max_shard_size``) into ``directory``.
 
@@ -400,25 +361,16 @@ def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | N
     flushed to disk, then renamed into place (weights first, config.json last); a failure (full
     disk, read-only folder, Ctrl-C) before the renames leaves the folder as it was. Other files
     (a tokenizer, a README) are never touched; a path that is a file, or a folder that is not a
-    model folder (see ``_model_folder_problem``), is refused. Permissions are not changed: a
+    model folder (see ``model_folder.py``), is refused. Permissions are not changed: a
     replaced file keeps its mode, a new one gets the umask's."""
     from safetensors.numpy import save_file  # noqa: PLC0415
 
-    target = Path(os.fspath(directory)).absolute()
-    problem = _model_folder_problem(target)
-    if problem:
-        raise ValueError(f"save_pretrained: {target} {problem}; nothing was written")
     limit = _parse_size(max_shard_size)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise type(err)(err.errno, f"save_pretrained: cannot create {target}: "
-                                   f"{err.strerror}") from None
     config = model.config.copy(architectures=[_ARCHITECTURES.get(type(model).__name__,
                                                                   type(model).__name__)])
     state = state_dict(model)
     meta = {"format": "pt"}
-    writers: list[tuple[str, Any]] = []  # (file name, fn(path) writing it)
+    writers: list[Writer] = []
     if limit is None or sum(a.nbytes for a in state.values()) <= limit:
         writers.append((SAFE_WEIGHTS, lambda p: save_file(state, p, metadata=meta)))
     else:
@@ -437,42 +389,14 @@ def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | N
             weight_map.update({name: fname for name in shard})
         index = {"metadata": {"total_size": int(sum(a.nbytes for a in state.values()))},
                  "weight_map": weight_map}
-        text = json.dumps(index, indent=2) + "\n"
-        writers.append((SAFE_INDEX, lambda p: Path(p).write_text(text, encoding="utf-8")))
-    writers.append(("config.json", lambda p: Path(p).write_text(config.to_json_string(),
-                                                               encoding="utf-8")))
-    _write_files(target, writers)
+        writers.append((SAFE_INDEX, (json.dumps(index, indent=2) + "\n").encode("utf-8")))
+    writers.append((CONFIG_NAME, config.to_json_string().encode("utf-8")))
+    target = write_model_files(directory, writers)
     # Stale weights that would shadow or contradict the new ones (the loader prefers
     # model.safetensors over an index): only this model's own file names.
     written = {name for name, _ in writers}
     for item in target.iterdir():
         if item.name not in written and (item.name in (SAFE_WEIGHTS, SAFE_INDEX) or
-                                         (_SHARD.match(item.name) and
+                                         (SHARD.match(item.name) and
                                           item.name.endswith(".safetensors"))):
             item.unlink()
-
-
-def _write_files(target: Path, writers: list[tuple[str, Any]]) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    temps: list[tuple[str, Path]] = []
-    try:
-        for name, write in writers:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=target)
-            os.close(fd)
-            temps.append((name, Path(tmp)))
-            write(tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            old = target / name
-            mode = stat.S_IMODE(old.stat().st_mode) if old.is_file() else 0o666 & ~umask
-            os.chmod(tmp, mode)
-        for name, tmp in temps:
-            os.replace(tmp, target / name)
-    except BaseException as err:
-        for _, tmp in temps:
-            tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise type(err)(err.errno, f"save_pretrained: cannot write into {target}: "
-                                       f"{err.strerror}; nothing was replaced") from None
-        raise
