@@ -30,7 +30,11 @@ def no_work(monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("a model was loaded before the paths were checked")
 
-    monkeypatch.setattr(cli, "_load", refuse)
+    # the one loader the commands call (cli/loading.py; in the flat cli.py before the split)
+    if hasattr(cli, "loading"):
+        monkeypatch.setattr(cli.loading, "load_model", refuse)
+    else:
+        monkeypatch.setattr(cli, "_load", refuse)
 
 
 # --- kind: every listed model, every command that can use it ----------------------------------
