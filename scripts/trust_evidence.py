@@ -140,6 +140,10 @@ BY_PARAMETER = {("test_sweep_arguments_named", "labels"): LOST,
 API_MISSING = re.compile(
     r"No module named '?roberta_lab|cannot import name|unexpected keyword argument|"
     r"has no attribute")
+# ... but an attribute missing on a plain Python value is the old code crashing on bad input
+# (a list where it expected a dict): a traceback, not a missing API.
+BUILTIN_ATTRIBUTE = re.compile(
+    r"'(list|tuple|dict|set|str|bytes|int|float|bool|NoneType)' object has no attribute")
 
 
 def kind_of(test_id: str) -> str:
@@ -159,7 +163,8 @@ def failure_reason(message: str, text: str) -> str:
         return "hang"
     last = [ln for ln in text.splitlines() if ln.startswith("E ")]
     final = "\n".join(last[-3:]) or message
-    if API_MISSING.search(final) or API_MISSING.search(message):
+    if (API_MISSING.search(final) or API_MISSING.search(message)) and not \
+            (BUILTIN_ATTRIBUTE.search(final) or BUILTIN_ATTRIBUTE.search(message)):
         return "missing API"
     if "DID NOT RAISE" in both:
         return "no error"
@@ -231,9 +236,11 @@ def run_file(folder: Path, test_file: str, timeout: int, log: Path) -> dict[str,
                     break
             if outcome == "error" and test_id in results:  # a teardown error after a result
                 continue
+            last = [ln for ln in text.splitlines() if ln.startswith("E ")][-3:]
             results[test_id] = {"outcome": outcome, "message": message[:400],
                                 "reason": failure_reason(message, text)
                                 if outcome in ("failure", "error") else None,
+                                "final": "\n".join(last)[:600],
                                 "seconds": float(case.get("time") or 0)}
     print(f"  {folder.name}: {test_file} -> {len(results)} results in "
           f"{time.time() - started:.0f} s", flush=True)
@@ -297,8 +304,13 @@ def write_report(out: Path, meta: dict, table: dict, old: dict, new: dict) -> No
     lines.append("| **all** | " + " | ".join(f"**{total.get(c, 0)}**" for c in cols[:3]) +
                  f" | {why} | {total.get(cols[3], 0)} | {total.get(cols[4], 0)} |")
     failing_now = sorted(t for t, r in new.items() if r["outcome"] != "passed")
-    lines += ["", f"Not passing now: {failing_now or 'none'}.", "",
-              "## Every test", "", "| test | kind | old main | now |", "|---|---|---|---|"]
+    lines += ["", f"Not passing now: {failing_now or 'none'}.", ""]
+    hangs = sorted(t for t, r in old.items() if r.get("reason") == "hang" and t in new)
+    if hangs:
+        lines += [f"Ran past the {meta['timeout']} s limit on the old main (counted as hangs), "
+                  "with the time the same test takes now:", ""]
+        lines += [f"- `{t}`: {new[t]['seconds']:.1f} s now" for t in hangs] + [""]
+    lines += ["## Every test", "", "| test | kind | old main | now |", "|---|---|---|---|"]
     for t in sorted(new):
         before = old.get(t, {"outcome": "missing"})
         was = before["outcome"] if before["outcome"] in ("passed", "skipped", "missing") \
@@ -314,19 +326,50 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=120, help="seconds per test")
     parser.add_argument("--out", default=str(ROOT / "bench/results/trust-evidence"))
     parser.add_argument("files", nargs="*", default=TEST_FILES)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the results of the other files in <out>/evidence.json")
+    parser.add_argument("--reclassify", action="store_true",
+                        help="only classify again the results in <out>/evidence.json")
     args = parser.parse_args()
+    if args.reclassify:
+        data = json.loads((Path(args.out) / "evidence.json").read_text())
+        old, new = {}, {}
+        for test_id, row in data["tests"].items():
+            new[test_id] = row["new"]
+            if row["old"] is not None:
+                old[test_id] = row["old"]
+                if row["old"]["outcome"] in ("failure", "error"):
+                    old[test_id]["reason"] = failure_reason(
+                        row["old"]["message"], row["old"].get("final", row["old"]["message"]))
+        table = tabulate(old, new)
+        write_report(Path(args.out), data["meta"], table, old, new)
+        print(json.dumps(table, indent=1))
+        return 0
     for f in args.files:  # every test must have a kind before anything runs
         for name in re.findall(r"^def (test_\w+)", (ROOT / f).read_text(), re.M):
             kind_of(name)
     started = time.time()
     lock = threading.Lock()
+    kept: dict[str, dict] = {"old": {}, "new": {}}
+    files = list(args.files)
+    if args.merge and (Path(args.out) / "evidence.json").exists():
+        previous = json.loads((Path(args.out) / "evidence.json").read_text())
+        ran = {Path(f).name for f in args.files}
+        for test_id, row in previous["tests"].items():
+            if test_id.split("::")[0] not in ran:
+                kept["new"][test_id] = row["new"]
+                if row["old"] is not None:
+                    kept["old"][test_id] = row["old"]
+        files = previous["meta"]["files"] + [f for f in args.files
+                                             if f not in previous["meta"]["files"]]
 
     def report(done: bool) -> dict:
         """The table so far (rewritten after every file, so a cut-short run leaves results)."""
         with lock:
-            old, new = dict(sides["old"][1]), dict(sides["new"][1])
+            old = {**kept["old"], **sides["old"][1]}
+            new = {**kept["new"], **sides["new"][1]}
             meta = {"old": sides["old"][0][:7], "new": sides["new"][0][:7],
-                    "timeout": args.timeout, "files": args.files, "complete": done,
+                    "timeout": args.timeout, "files": files, "complete": done,
                     "seconds": time.time() - started,
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             table = tabulate(old, new)

@@ -36,7 +36,7 @@ import numpy as np
 from .config import RobertaConfig
 from .hub import hub_kwargs
 from .model_folder import (CONFIG_NAME, PT_INDEX, PT_WEIGHTS, SAFE_INDEX, SAFE_WEIGHTS, SHARD,
-                           TF_WEIGHTS, Writer, write_model_files)
+                           TF_WEIGHTS, Writer, check_model_folder, write_model_files)
 from .weight_files import read_state, widen
 from .weight_names import (architecture_name, check_state_shapes, normalise, quiet_unused,
                            state_dict, weight_table)
@@ -141,6 +141,7 @@ def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | N
     from safetensors.numpy import save_file  # noqa: PLC0415
 
     limit = _parse_size(max_shard_size)
+    check_model_folder(directory, [])  # before the weights are copied out of the model
     config = model.config.copy(architectures=[architecture_name(model)])
     state = state_dict(model)
     meta = {"format": "pt"}
