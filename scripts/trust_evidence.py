@@ -181,6 +181,19 @@ class TrustEvidenceTimeout(Exception):
     """A test ran past the limit: on the old main, a hang."""
 
 
+def _drop_editable_finders() -> None:
+    """An editable install of roberta_lab (``pip install -e``) adds an import finder that maps
+    any roberta_lab module the folder lacks to the install's checkout: the old side would then
+    import today's modules. Without it, a module the old package lacks is a plain
+    ModuleNotFoundError."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not (
+        f if isinstance(f, type) else type(f)).__module__.startswith("__editable__")]
+
+
+if os.environ.get("TRUST_EVIDENCE_TIMEOUT"):  # loaded as the plugin inside a side's pytest
+    _drop_editable_finders()
+
+
 def _on_alarm(signum, frame):
     raise TrustEvidenceTimeout(f"ran past {os.environ.get('TRUST_EVIDENCE_TIMEOUT')} s")
 
