@@ -47,9 +47,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_MAIN = "cb82d99"
-TEST_FILES = ["tests/test_trust_saves.py", "tests/test_trust_files.py",
-              "tests/test_trust_inputs.py", "tests/test_trust_properties.py",
-              "tests/test_trust_hooks.py", "tests/test_trust_cli.py"]
+TEST_FILES = ["tests/model/test_trust_saves.py", "tests/model/test_trust_files.py",
+              "tests/model/test_trust_inputs.py", "tests/model/test_trust_properties.py",
+              "tests/model/test_trust_hooks.py", "tests/cli/test_trust_cli.py"]
 SILENT, HANG, TRACEBACK, LOST, OUTSIDE, UNCLEAR = (
     "silent wrong", "hang", "traceback", "lost data", "outside the folder", "unclear errors")
 KIND_ORDER = [SILENT, HANG, TRACEBACK, LOST, OUTSIDE, UNCLEAR]

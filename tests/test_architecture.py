@@ -1,6 +1,7 @@
 """The architecture's rules, checked on the source: ARCHITECTURE.md's recipes run (doctests);
 the internal inputs are built in one module; no compiled function is kept on the model object
-outside its registry; no module imports another module's private name."""
+outside its registry; no module imports another module's private name; the tests mirror the
+package's layout."""
 
 from __future__ import annotations
 
@@ -24,6 +25,25 @@ def test_architecture_recipes_run():
     result = doctest.testfile(str(ROOT / "ARCHITECTURE.md"), module_relative=False,
                               optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 15 and result.failed == 0, result
+
+
+TESTS = ROOT / "tests"
+TEST_HELPERS = {"fixtures", "snapshots"}
+
+
+def test_tests_mirror_the_package_layout():
+    """tests/<sub-package>/ for each sub-package's tests, tests/ itself for cross-cutting ones.
+    The folders are not packages (pytest's default import mode puts each test's folder on
+    sys.path, so ``from conftest import ...`` and ``from model_zoo import ...`` work from every
+    folder); the price is that two test files may not share a basename."""
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")} | \
+        {p.stem for p in PACKAGE.glob("*.py")}  # tests/cli/ holds cli.py's tests
+    assert folders - TEST_HELPERS <= packages, folders - TEST_HELPERS - packages
+    files = sorted(TESTS.rglob("test_*.py"))
+    names = [p.name for p in files]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+    assert not list(TESTS.rglob("__init__.py")) and not list(TESTS.rglob("*/conftest.py"))
 
 
 def test_forward_inputs_are_built_in_one_module():

@@ -64,14 +64,21 @@ class HookPoint:
     def __init__(self, name: str):
         self.name = name
         self.fns: list[HookFn] = []
+        # Told which functions were removed (the model's registry of compiled functions drops
+        # what was traced with them); set by the model when it lists its hook points.
+        self.on_removed: Callable[[Iterable[HookFn]], None] | None = None
 
     def add(self, fn: HookFn) -> None:
+        """Attach ``fn`` for every call, from every thread, until ``clear``."""
         if not callable(fn):
             raise TypeError(f"hook for {self.name!r} must be callable, got {type(fn).__name__}")
         self.fns.append(fn)
 
     def clear(self) -> None:
+        removed = tuple(self.fns)
         self.fns.clear()
+        if removed and self.on_removed is not None:
+            self.on_removed(removed)
 
     def __call__(self, x: Any) -> Any:
         fns = self.fns

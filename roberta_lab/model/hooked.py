@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import weakref
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator, Union
 
@@ -62,6 +63,9 @@ class HookedRootMixin:
             if set(order) != set(found):  # the documented list and the model must agree
                 raise RuntimeError(f"hook points and HOOK_SHAPES disagree: "
                                    f"{sorted(set(order) ^ set(found))}")
+            removed = _HooksRemoved(self)
+            for point in found.values():
+                point.on_removed = removed
             self.__dict__["_hook_dict"] = {name: found[name] for name in order}
         return self.__dict__["_hook_dict"]
 
@@ -86,8 +90,12 @@ class HookedRootMixin:
         (other threads using the model do not see them); they are removed on exit."""
         pairs = [(point, fn) for name_or_pred, fn in _hook_list(fwd_hooks)
                  for point in self.hook_points(name_or_pred)]
-        with call_hooks(pairs):
-            yield self
+        try:
+            with call_hooks(pairs):
+                yield self
+        finally:  # a hook change: what was traced with these functions goes (compiled.py)
+            if pairs:
+                self.hooks_removed(fn for _, fn in pairs)
 
     def has_hooks(self) -> bool:
         """Whether a call from this thread would run any hook (persistent or attached here)."""
@@ -101,6 +109,14 @@ class HookedRootMixin:
             return ()
         return tuple((name, tuple(_Ident(f) for f in attached_fns(point)))
                      for name, point in self.hook_dict.items() if attached_fns(point))
+
+    def hooks_removed(self, fns: Iterable[HookFn]) -> int:
+        """Drop the compiled functions traced with any of ``fns`` attached (the registry's rule
+        for hook changes, ``compiled.py``); returns how many were dropped. Called when a
+        ``with model.hooks()`` block ends and by ``HookPoint.clear``."""
+        gone = {id(fn) for fn in fns}  # alive here, so their ids are theirs
+        return self.compiled_functions.release(
+            lambda state: any(id(i.obj) in gone for _, idents in state for i in idents))
 
     def reset_hooks(self) -> None:
         """Remove the persistent hooks (``HookPoint.add``), and the compiled runs traced with
@@ -189,6 +205,20 @@ class HookedRootMixin:
         # New closures every sweep: keep a bounded set (least recently used dropped).
         fn = self.compiled_functions.get("hooked_runs", full_key, build, limit=MAX_COMPILED_RUNS)
         return fn(_as_tensors(first), _as_tensors(tensors))
+
+
+class _HooksRemoved:
+    """``HookPoint.on_removed`` for one model; holds the model weakly (no reference cycle)."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model: Any):
+        self.model = weakref.ref(model)
+
+    def __call__(self, fns: Iterable[HookFn]) -> None:
+        model = self.model()
+        if model is not None:
+            model.hooks_removed(fns)
 
 
 class _Ident:

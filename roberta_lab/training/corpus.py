@@ -188,6 +188,11 @@ def build_corpus(out_dir, seed=0, wordnet_dir="/usr/share/wordnet", facts_only=F
         "seq2seq_format": "source<TAB>target, target is the source reversed (see seq2seq_task.py)",
         "build_seconds": round(time.time() - t0, 1),
     }
+    return write_manifest(out_dir, manifest)
+
+
+def write_manifest(out_dir: str, manifest: dict) -> dict:
+    """``out_dir/manifest.json`` (indented, a final newline) for a corpus build; returns it."""
     with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=2)
         fh.write("\n")

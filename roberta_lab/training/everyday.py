@@ -106,10 +106,7 @@ def build_everyday(out_dir, seed=0, fact_keep=0.3, example_copies=4, fortune_cop
         "fortune_files": sources.FORTUNE_FILES,
         "build_seconds": round(time.time() - t0, 1),
     }
-    with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=2)
-        fh.write("\n")
-    return manifest
+    return corpus.write_manifest(out_dir, manifest)
 
 
 def main(argv=None):

@@ -27,11 +27,12 @@ SEQ2SEQ_EXACT_MATCH_TARGET, SEQ2SEQ_EXACT_MATCH_MEASURED = 0.95, 0.9985
 NAMED_HEADS = [(1, 1, "next"), (1, 7, "prev"), (1, 3, "prev")]
 CAUSAL_SENTENCE_LOSS_MAX = 3.31  # measured 3.01 on SENTENCES (mean token loss), plus 0.3
 # Greedy continuations of the committed mini-causal (data/README.md) and its minimal-pair
-# accuracy (measured 0.521 overall, 0.5625 = 27/48 on simple subjects; asserted less 2 items).
+# accuracy (measured 0.525 = 126/240 overall, 0.573 = 55/96 across a relative clause; asserted
+# less 2 items). Agreement is near chance (data/README.md says so); the pins catch a regression.
 CAUSAL_CONTINUATIONS = {"The capital of France is": " Paris.", "After Monday comes": " Tuesday.",
-                        "The keys to the cabinet": " which the friend follows are red.",
-                        "A salmon is a kind of": " fish.", "My sisters": " have a big family."}
-CAUSAL_MINIMAL_PAIRS_MIN, CAUSAL_SIMPLE_AGREEMENT_MIN = 0.5125, 0.52
+                        "The keys to the cabinet": " are on the table, they say.",
+                        "A salmon is a kind of": " fish.", "My sisters": " have a good idea."}
+CAUSAL_MINIMAL_PAIRS_MIN, CAUSAL_RELATIVE_AGREEMENT_MIN = 124 / 240, 53 / 96
 SEQ2SEQ_SUBSET = 300  # held-out pairs decoded in the test (keeps it fast)
 # Everyday cloze (data/probes/everyday_cloze.jsonl, 220 sentences): mini-mlm measured 11/220 top-1
 # and 25/220 top-5 (data/README.md, "Issue 19"); asserted less 2 sentences. The sentences whose
@@ -41,9 +42,11 @@ CLOZE_PINNED = {"everyday-011": "water", "everyday-049": "kitchen", "everyday-06
                 "everyday-086": "head", "everyday-099": "water", "everyday-100": "out",
                 "everyday-120": "door", "everyday-121": "animal", "everyday-132": "month",
                 "everyday-186": "table", "everyday-187": "table"}
-# Induction (induction.induction_report: 8 x <s> r r, 20 random tokens): the issue's targets,
-# and the previous-token head of mini-causal (measured 0.908 at layer 1, head 0).
+# Induction (induction.induction_report: 8 x <s> r r, 20 random tokens): the issue's targets
+# (measured: loss ratio 0.077, induction heads layer 3 heads 2 and 1 at 0.910 and 0.885), and the
+# previous-token head they compose with (measured 0.987 at layer 1, head 0).
 INDUCTION_LOSS_RATIO_MAX, INDUCTION_SCORE_MIN = 0.30, 0.40
+INDUCTION_HEADS = [(3, 2), (3, 1)]
 PREVIOUS_TOKEN_HEAD, PREVIOUS_TOKEN_SCORE_MIN = (1, 0), 0.85
 
 SENTENCES = ["The capital of France is Paris.", "A robin is a bird.",
@@ -203,7 +206,7 @@ def test_causal_continues_with_grammatical_facts(causal):
     assert got == CAUSAL_CONTINUATIONS
     res = agreement_minimal_pairs(model, tok)
     assert res["n"] == 240 and res["accuracy"] >= CAUSAL_MINIMAL_PAIRS_MIN, res
-    assert res["per_subkind"]["simple"] >= CAUSAL_SIMPLE_AGREEMENT_MIN, res
+    assert res["per_subkind"]["relative"] >= CAUSAL_RELATIVE_AGREEMENT_MIN, res
 
 
 def test_causal_greedy_and_loss(causal):
@@ -306,13 +309,37 @@ def test_causal_has_a_previous_token_head(causal):
                                                "score": rep["best_previous_token_head"]["score"]}
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled mini-causal has no induction head yet (issue 19: "
-                                       "loss ratio 0.999, best induction score 0.024)")
 def test_causal_induction(causal):
-    """On <s> r r (8 sequences of 20 random tokens) the repeated half is predicted from the first.
-    Strict: a model that gains induction makes this pass, and the pin must then be updated."""
+    """On <s> r r (8 sequences of 20 random tokens) the repeated half is predicted from the first,
+    and the named induction heads attend to the token after the previous occurrence."""
     from roberta_lab.training.induction import induction_report
     model, _ = causal
     rep = induction_report(model)
     assert rep["loss_ratio"] <= INDUCTION_LOSS_RATIO_MAX, rep["loss_ratio"]
     assert rep["best_induction_head"]["score"] >= INDUCTION_SCORE_MIN, rep["best_induction_head"]
+    scores = np.array(rep["induction_scores"])
+    for layer, head in INDUCTION_HEADS:
+        assert scores[layer, head] >= INDUCTION_SCORE_MIN, (layer, head, scores.round(3).tolist())
+
+
+def test_causal_induction_needs_its_heads(causal):
+    """Zeroing the two induction heads (head_mask) takes most of the repeated half's advantage
+    away; zeroing two other heads of the same layer does not."""
+    from roberta_lab.training.induction import repeated_sequences
+    import tensorflow as tf
+    model, _ = causal
+    ids = repeated_sequences(8, 20, model.config.vocab_size, seed=1)
+
+    def second_half_loss(off):
+        mask = np.ones((model.config.num_hidden_layers, model.config.num_attention_heads), "float32")
+        for layer, head in off:
+            mask[layer, head] = 0.0
+        logits = model(ids, head_mask=tf.constant(mask)).logits[:, :-1]
+        nll = -tf.gather(tf.nn.log_softmax(logits, -1), ids[:, 1:], batch_dims=2).numpy()
+        return float(nll[:, 20:].mean()), float(nll[:, :20].mean())
+
+    full, first = second_half_loss([])
+    ablated, _ = second_half_loss(INDUCTION_HEADS)
+    others, _ = second_half_loss([(3, 0), (3, 3)])
+    assert full <= INDUCTION_LOSS_RATIO_MAX * first, (full, first)
+    assert ablated - full > 3 * abs(others - full), (full, ablated, others)

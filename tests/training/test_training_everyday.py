@@ -108,6 +108,7 @@ def test_everyday_build_is_deterministic_filtered_and_keeps_the_heldout_split(
     assert train.count("The children drink milk every day.") == 3  # an example, 3 copies in all
     assert a["cloze_filter"]["sha256"] == hashlib.sha256(cz.read_bytes()).hexdigest()
     assert set(a["packages"]) == set(everyday.PACKAGES)
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["files"] == a["files"]
 
 
 def test_the_everyday_corpus_was_filtered_against_this_cloze_file():

@@ -31,9 +31,9 @@ HAS_START = _has_start()
 
 def test_chains_run_in_order():
     assert [s.name for s in recipes.chain("mini-mlm")] == ["mlm-stage3", "mini-mlm"]
-    assert [s.name for s in recipes.chain("mini-causal")] == ["mlm-stage3", "mini-causal"]
+    assert [s.name for s in recipes.chain("mini-causal")] == ["mlm-stage3", "causal-base", "mini-causal"]
     assert [s.name for s in recipes.chain("mlm-everyday")] == ["mlm-stage3", "mini-mlm", "mlm-everyday"]
-    assert [s.name for s in recipes.chain("causal-induction")] == ["mlm-stage3", "mini-causal", "causal-induction"]
+    assert [s.name for s in recipes.chain("causal-induction")] == ["mlm-stage3", "causal-base", "causal-induction"]
     assert [s.name for s in recipes.chain("mini-seq2seq")] == ["mini-seq2seq"]
     with pytest.raises(ValueError, match="model must be one of"):
         recipes.chain("roberta-base")
@@ -119,7 +119,7 @@ def test_run_chains_from_the_git_start(tmp_path):
     assert [c[0] for c in calls] == ["mlm", "causal", "causal"]
     assert calls[0][calls[0].index("--init") + 1] == os.path.join(work, "mlm-stage2")
     assert calls[1][calls[1].index("--init") + 1] == os.path.join(work, "mlm-stage3")
-    assert calls[2][calls[2].index("--init") + 1] == os.path.join(work, "mini-causal")
+    assert calls[2][calls[2].index("--init") + 1] == os.path.join(work, "causal-base")
     assert "--repeat-frac" in calls[2]
     recipes.run("mlm-everyday", work, _fake_train(calls))  # stage 3 is shared and kept
     assert [c[0] for c in calls] == ["mlm", "causal", "causal", "mlm", "mlm"] and "3e-4" in calls[3]
@@ -146,7 +146,8 @@ def test_list_prints_every_chain(capsys):
         assert f"{model}:" in out
     assert f"--init /w/mlm-stage2 (start: git {recipes.START_REF[:7]}:data/mini-mlm)" in out
     assert "--lr 3e-4 --warmup 0.02 --seed 5 --out /w/mini-mlm --init /w/mlm-stage3" in out
-    assert "--repeat-frac 0.5" in out and "--out /w/causal-induction --init /w/mini-causal" in out
+    assert "--repeat-frac 0.5" in out and "--out /w/causal-induction --init /w/causal-base" in out
+    assert "--repeat-frac 0.5 --log-every 25 --out /w/mini-causal --init /w/causal-base" in out
     assert "--corpus data/corpus-everyday" in out and "--out /w/mlm-everyday --init /w/mini-mlm" in out
 
 

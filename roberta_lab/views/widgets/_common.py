@@ -372,15 +372,48 @@ class ShellMixin:
 
 class HeadViewMixin(ShellMixin):
     """A layer / head / window view of one attention pattern (the attention and cross-attention
-    widgets): ``view``, ``heatmap_data``, ``export`` and resetting the window to a new text.
-    Needs ``controller`` (``pattern``, ``figure``, ``to_html``), ``layer_select``,
-    ``head_select`` and ``window``."""
+    widgets): the shared controls (``_build_view``), ``view``, ``heatmap_data``, ``export`` and
+    resetting the window to a new text. Needs ``message``, ``controller`` (``length``,
+    ``pattern``, ``figure``, ``to_html``), ``set_input`` and ``update``."""
 
     controller: Any
     layer_select: Any
     head_select: Any
     window: Any
     _hold: bool = False  # set while the window is adjusted to a new text
+
+    def _build_view(self, W: Any, text_box: Any, *, layer: Any, head: Any, heads: list,
+                    window: tuple[int, int], label: str, below: list) -> None:
+        """The text box, layer and head dropdowns over ``controller``'s layers, the window
+        slider (``label``) over its tokens, the message, then ``below``; a new text in
+        ``text_box`` goes to ``set_input``. Shows the first view."""
+        c = self.controller
+        self.layer_select = W.Dropdown(options=list(range(c.n_layers if c else 1)), value=layer,
+                                       description="layer")
+        self.head_select = W.Dropdown(options=heads, value=head, description="head")
+        self.window = W.IntRangeSlider(value=window, min=0, max=c.length if c else 1,
+                                       description=label)
+        self.widget = W.VBox([text_box, W.HBox([self.layer_select, self.head_select]),
+                              self.window, self.message, *below])
+        text_box.observe(self._on_input, names="value")
+        self._observe_view()
+        if c is not None:
+            self.update()
+
+    def set_input(self, text: str) -> bool:  # pragma: no cover - every widget defines its own
+        """Run the controller on a new text; whether anything changed."""
+        raise NotImplementedError
+
+    def new_window(self, length: int) -> tuple[int, int]:
+        """The window a new text of ``length`` tokens opens on (all of it)."""
+        return (0, length)
+
+    @guarded
+    def _on_input(self, change: dict) -> None:
+        if self.set_input(change["new"]):
+            n = self.controller.length
+            self._reset_window(n, self.new_window(n))
+        self.update()
 
     def _observe_view(self) -> None:
         for w in (self.layer_select, self.head_select, self.window):

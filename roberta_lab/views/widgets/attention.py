@@ -122,27 +122,18 @@ class AttentionExplorerWidget(HeadViewMixin):
         L, H, n = (c.n_layers, c.n_heads, c.length) if c else (1, 1, 1)
         self.text = W.Textarea(value=text, description="text", continuous_update=False,
                                layout=W.Layout(width="90%"))
-        self.layer_select = W.Dropdown(options=list(range(L)), value=min(layer, L - 1),
-                                       description="layer")
-        self.head_select = W.Dropdown(options=head_options(H), value=min(head, H - 1),
-                                      description="head")
-        start, stop = clamp_window(window or (0, DEFAULT_WINDOW), n)
-        self.window = W.IntRangeSlider(value=(start, stop), min=0, max=n, description="tokens")
         self.plot = new_image()
         self.roles = W.HTML()
-        self.widget = W.VBox([self.text, W.HBox([self.layer_select, self.head_select]),
-                              self.window, self.message, W.HBox([self.plot, self.roles])])
-        self.text.observe(self._on_text, names="value")
-        self._observe_view()
-        if c is not None:
-            self.update()
+        self._build_view(W, self.text, layer=min(layer, L - 1), head=min(head, H - 1),
+                         heads=head_options(H), label="tokens",
+                         window=clamp_window(window or (0, DEFAULT_WINDOW), n),
+                         below=[W.HBox([self.plot, self.roles])])
 
-    @guarded
-    def _on_text(self, change: dict) -> None:
-        if self.controller.set_text(change["new"]):
-            n = self.controller.length
-            self._reset_window(n, clamp_window((0, DEFAULT_WINDOW), n))
-        self.update()
+    def set_input(self, text: str) -> bool:
+        return self.controller.set_text(text)
+
+    def new_window(self, length: int) -> tuple[int, int]:
+        return clamp_window((0, DEFAULT_WINDOW), length)
 
     @guarded
     def update(self) -> None:

@@ -92,6 +92,11 @@ class CrossAttentionController:
         self.output_text = tok.decode(self.generated_ids, skip_special_tokens=True)
         return True
 
+    @property
+    def length(self) -> int:
+        """Source tokens (the window's range)."""
+        return len(self.source_ids)
+
     def pattern(self, layer: int, head: Any, window: tuple[int, int] | None = None
                 ) -> np.ndarray:
         """[target, source] for one head ("mean": the layer's mean), source columns windowed."""
@@ -143,30 +148,19 @@ class CrossAttentionWidget(HeadViewMixin):
         except Exception as exc:  # noqa: BLE001
             self.show_message(str(exc))
         c = self.controller
-        L, H, n = (c.n_layers, c.n_heads, len(c.source_ids)) if c else (1, 1, 1)
+        L, H, n = (c.n_layers, c.n_heads, c.length) if c else (1, 1, 1)
         self.source = W.Text(value=source, description="source", continuous_update=False,
                              layout=W.Layout(width="90%"))
-        # Opens on the view that shows the alignment: the last layer, the mean of its heads
-        # (mini-seq2seq: layer 1, three of four heads on the copied letter; layer 0 does not align).
-        self.layer_select = W.Dropdown(options=list(range(L)), value=L - 1, description="layer")
-        self.head_select = W.Dropdown(options=[("mean of heads", "mean")] + head_options(H),
-                                      value="mean", description="head")
-        self.window = W.IntRangeSlider(value=(0, n), min=0, max=n, description="source")
         self.output = W.HTML()
         self.plot = new_image()
-        self.widget = W.VBox([self.source, W.HBox([self.layer_select, self.head_select]),
-                              self.window, self.message, self.output, self.plot])
-        self.source.observe(self._on_source, names="value")
-        self._observe_view()
-        if c is not None:
-            self.update()
+        # Opens on the view that shows the alignment: the last layer, the mean of its heads
+        # (mini-seq2seq: layer 1, three of four heads on the copied letter; layer 0 does not align).
+        self._build_view(W, self.source, layer=L - 1, head="mean",
+                         heads=[("mean of heads", "mean")] + head_options(H), label="source",
+                         window=(0, n), below=[self.output, self.plot])
 
-    @guarded
-    def _on_source(self, change: dict) -> None:
-        if self.controller.set_source(change["new"]):
-            n = len(self.controller.source_ids)
-            self._reset_window(n, (0, n))
-        self.update()
+    def set_input(self, text: str) -> bool:
+        return self.controller.set_source(text)
 
     @guarded
     def update(self) -> None:

@@ -14,7 +14,7 @@ from roberta_lab import (AutoTokenizer, TFRobertaForMaskedLM, attribution_patch,
                          path_patch)
 from roberta_lab.engine.patching import logit_diff
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 CLEAN = np.array([[0, 5, 6, 7, 8, 2], [0, 9, 10, 11, 12, 2]], np.int32)
 CORR = np.array([[0, 15, 6, 17, 8, 2], [0, 9, 20, 11, 22, 2]], np.int32)
 TARGET = (np.array([3, 2]), np.array([7, 30]))

@@ -20,7 +20,7 @@ from roberta_lab import AutoTokenizer, RobertaConfig, TFRobertaForMaskedLM
 from roberta_lab.cli import main
 from roberta_lab.engine import study_store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER = ROOT / "data" / "tokenizer"
 # A guard against a hang (a worker waiting forever at the all-reduce), not a timing check: the
 # two workers need about 30 s of CPU together, but on a shared 2-core machine under load their

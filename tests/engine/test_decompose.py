@@ -164,7 +164,7 @@ def test_bundled_seq2seq_decoder_through_cross_attention():
 
     from roberta_lab import AutoTokenizer
 
-    root = Path(__file__).resolve().parents[1] / "data" / "mini-seq2seq"
+    root = Path(__file__).resolve().parents[2] / "data" / "mini-seq2seq"
     tok = AutoTokenizer.from_pretrained(str(root))
     encoder = TFRobertaModel.from_pretrained(str(root / "encoder"), add_pooling_layer=False)
     decoder = TFRobertaForCausalLM.from_pretrained(str(root / "decoder"))

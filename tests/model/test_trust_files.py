@@ -270,8 +270,8 @@ def test_config_save_is_atomic_and_refuses_a_folder(tmp_path):
         cfg.to_json_file(tmp_path / "config.json")
 
 
-TOKENIZER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
-                         "tokenizer")
+TOKENIZER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))), "data", "tokenizer")
 
 
 @pytest.mark.parametrize("name,content", [("tokenizer_config.json", b"{bad"),

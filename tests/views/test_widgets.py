@@ -25,7 +25,7 @@ from roberta_lab import (AutoTokenizer, TFRobertaForCausalLM, TFRobertaForMasked
                          TFRobertaModel)
 from roberta_lab import widgets as rw  # noqa: E402
 
-TOK_DIR = Path(__file__).resolve().parent.parent / "data" / "tokenizer"
+TOK_DIR = Path(__file__).resolve().parents[2] / "data" / "tokenizer"
 PNG = b"\x89PNG\r\n\x1a\n"
 V = 8192
 

@@ -14,7 +14,7 @@ from roberta_lab import TFRobertaForCausalLM, TFRobertaForMaskedLM
 from roberta_lab.activation_cache import act_name
 from roberta_lab.hook_points import HOOK_SHAPES, hook_names
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "hook_names.txt"
+SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshots" / "hook_names.txt"
 
 
 @pytest.fixture(scope="module")

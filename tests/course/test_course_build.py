@@ -13,7 +13,7 @@ import pytest
 from roberta_lab.course import build, check
 from roberta_lab.course.check import ExerciseError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "notebooks" / "course" / "solutions"
 EXERCISES = ROOT / "notebooks" / "course" / "exercises"
 

@@ -15,7 +15,7 @@ from roberta_lab import (AutoTokenizer, TFRobertaForCausalLM, TFRobertaForMasked
 from roberta_lab.engine.attributions import baseline_embeddings, quadrature
 from roberta_lab.engine.patching import logit_diff
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from roberta_lab.engine.precision import native_bfloat16, spearman
 from roberta_lab.engine.study import parse_conditions, run_study
 from roberta_lab.engine.study_texts import iter_records, plan_batches
 
-TOKENIZER = Path(__file__).resolve().parent.parent / "data" / "tokenizer"
+TOKENIZER = Path(__file__).resolve().parents[2] / "data" / "tokenizer"
 WORDS = ("the cat sat on a mat while the dog ran after a red ball in the park near "
          "an old house by the river and birds sang").split()
 

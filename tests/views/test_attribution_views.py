@@ -15,7 +15,7 @@ from roberta_lab import (AutoTokenizer, TFRobertaForMaskedLM, decompose, integra
 from roberta_lab.views.attribution_views import (DECOMPOSITION_POLICY, decomposition_figure,
                                                  save_decomposition, token_attribution_html)
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_token_html_colours_and_escapes():

@@ -20,7 +20,7 @@ pytest.importorskip("torch")
 
 from roberta_lab import viz  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MARKERS = ["RequireJS 2.3.6", "d3js.org v5.7.0", "jQuery v2.2.4"]  # one from each asset
 TOKENS = ["<s>", "The", " cat", " sat", " on", " the", " mat", "</s>"]
 

@@ -13,7 +13,7 @@ from conftest import hf_model, max_diff, random_ids, random_mask, tiny_config, t
 from roberta_lab import RobertaConfig, TFRobertaForCausalLM, TFRobertaForMaskedLM, TFRobertaModel
 from roberta_lab.checkpoint import state_dict
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from roberta_lab import RobertaConfig, TFRobertaForCausalLM, TFRobertaForMaskedLM
 from roberta_lab.cli import main
 
-TOKENIZER = Path(__file__).resolve().parent.parent / "data" / "tokenizer"
+TOKENIZER = Path(__file__).resolve().parents[2] / "data" / "tokenizer"
 LAYERS, HEADS = 2, 4
 
 

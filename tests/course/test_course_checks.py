@@ -8,7 +8,7 @@ import pytest
 
 from roberta_lab.course import check
 from roberta_lab.course.check import (ExerciseError, lesson1, lesson2, lesson3, lesson4, lesson5,
-                                      lesson6)
+                                      lesson6, lesson7, lesson8, lesson9, lesson10)
 
 
 def _softmax(x, axis=-1):
@@ -27,7 +27,55 @@ REFERENCES = {
     (lesson5, "ex1"): lesson5.causal_mask, (lesson5, "ex2"): lesson5.cache_bytes,
     (lesson6, "ex1"): lesson6.logit_difference, (lesson6, "ex2"): lesson6.patch_position,
     (lesson6, "ex3"): lesson6.patched_fraction,
+    (lesson7, "ex1"): lesson7.relative_change, (lesson7, "ex2"): lesson7.linear_cka,
+    (lesson8, "ex1"): lesson8.ridge_probe, (lesson8, "ex2"): lesson8.probe_accuracy,
+    (lesson8, "ex3"): lesson8.control_labels,
+    (lesson9, "ex1"): lesson9.frozen_layernorm, (lesson9, "ex2"): lesson9.integrated_gradients,
+    (lesson9, "ex3"): lesson9.rollout,
+    (lesson10, "ex1"): lesson10.next_token_losses, (lesson10, "ex2"): lesson10.induction_score,
 }
+
+
+def _with_bias(x):
+    return np.hstack([x, np.ones((len(x), 1))])
+
+
+def _ridge(x, t, lam, bias=True):
+    xb = _with_bias(x) if bias else x
+    return np.linalg.solve(xb.T @ xb + lam * np.eye(xb.shape[1]), xb.T @ t)
+
+
+def _cka(x, y, centre=0):
+    if centre is not None:
+        x, y = x - x.mean(centre, keepdims=True), y - y.mean(centre, keepdims=True)
+    return np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
+
+
+def _ig(grad_fn, x, b, n, alphas=None, factor=True):
+    a = (np.arange(n) + 0.5) / n if alphas is None else alphas(n)
+    return ((x - b) if factor else 1.0) * grad_fn(b + a[:, None] * (x - b)).mean(0)
+
+
+def _rollout(p, residual=True, reverse=False):
+    a = p.mean(1)
+    if residual:
+        a = 0.5 * a + 0.5 * np.eye(a.shape[-1])
+        a = a / a.sum(-1, keepdims=True)
+    out = a[0]
+    for layer in a[1:]:
+        out = out @ layer if reverse else layer @ out
+    return out
+
+
+def _induction(offset):
+    def score(p, n):
+        q = np.arange(n + 1, 2 * n + 1)
+        return float(p[q, q - n + offset].mean())
+    return score
+
+
+def _log_softmax(x):
+    return np.log(_softmax(x))
 
 
 def _patched_in_place(corrupted, clean, position):
@@ -78,6 +126,42 @@ WRONG = [
     (lesson6, "ex2", lambda cor, cl, p: lesson6.patch_position(cor, cl, p + 1), "off by one"),
     (lesson6, "ex3", lambda p, c, k: 1 - lesson6.patched_fraction(p, c, k), "reversed"),
     (lesson6, "ex3", lambda p, c, k: (np.asarray(p) - c) / (c - k), "from the clean"),
+    (lesson7, "ex1", lambda b, a: float(np.linalg.norm(a - b)), "size of the change itself"),
+    (lesson7, "ex1", lambda b, a: abs(np.linalg.norm(a) - np.linalg.norm(b)) / np.linalg.norm(b),
+     "norm of the difference"),
+    (lesson7, "ex1", lambda b, a: np.linalg.norm(a - b) / np.linalg.norm(a), "after training"),
+    (lesson7, "ex2", lambda x, y: _cka(x, y, None), "not centred"),
+    (lesson7, "ex2", lambda x, y: _cka(x, y, 1), "each example (row)"),
+    (lesson7, "ex2", lambda x, y: np.sqrt(_cka(x, y)), "squared"),
+    (lesson8, "ex1", lambda x, y, lam: _ridge(x, 2 * y - 1, lam, bias=False), "no bias"),
+    (lesson8, "ex1", lambda x, y, lam: _ridge(x, y.astype(float), lam), "0/1 labels"),
+    (lesson8, "ex1", lambda x, y, lam: np.linalg.lstsq(_with_bias(x), 2 * y - 1, rcond=None)[0],
+     "regularisation is missing"),
+    (lesson8, "ex2", lambda w, x, y: np.mean(((x @ w[:-1] + w[-1]) < 0) == y), "wrong way round"),
+    (lesson8, "ex2", lambda w, x, y: np.mean(((x @ w[:-1]) > 0) == y), "bias is missing"),
+    (lesson8, "ex3", lambda t, s: np.random.default_rng(s).integers(0, 2, size=len(t)),
+     "same word got different labels"),
+    (lesson8, "ex3", lesson8._first_seen, "sorted order"),
+    (lesson9, "ex1", lambda p, x, g, e: np.stack([g * (q - q.mean()) / np.sqrt(q.var() + e)
+                                                  for q in p]), "its own spread"),
+    (lesson9, "ex1", lambda p, x, g, e: g * p / np.sqrt(np.var(x) + e), "not centred"),
+    (lesson9, "ex1", lambda p, x, g, e: (p - p.mean(-1, keepdims=True)) / np.sqrt(np.var(x) + e),
+     "gamma is missing"),
+    (lesson9, "ex2", lambda f, x, b, n: _ig(f, x, b, n, factor=False), "(x - baseline)"),
+    (lesson9, "ex2", lambda f, x, b, n: _ig(f, x, b, n, alphas=lambda k: np.arange(k) / k),
+     "midpoints"),
+    (lesson9, "ex2", lambda f, x, b, n: (x - b) * f(x[None])[0], "gradient x input"),
+    (lesson9, "ex3", lambda p: _rollout(p, reverse=True), "wrong order"),
+    (lesson9, "ex3", lambda p: _rollout(p, residual=False), "residual connection"),
+    (lesson9, "ex3", lambda p: lesson9.rollout(p).T, "transpose"),
+    (lesson10, "ex1", lambda lo, i: _log_softmax(lo)[np.arange(len(i) - 1), i[1:]], "sign"),
+    (lesson10, "ex1", lambda lo, i: -_log_softmax(lo)[np.arange(len(i)), i][:-1], "NEXT token"),
+    (lesson10, "ex1", lambda lo, i: -lo[np.arange(len(i) - 1), i[1:]], "raw logit"),
+    (lesson10, "ex2", _induction(0), "duplicate-token head"),
+    (lesson10, "ex2", _induction(2), "off by one position"),
+    (lesson10, "ex2", lambda p, n: float(np.mean(np.diagonal(p, -1))), "previous-token score"),
+    (lesson10, "ex2", lambda p, n: float(p[np.arange(n + 1, 2 * n + 1), np.arange(2, n + 2)].sum()
+                                         / (2 * n + 1)), "second copy's queries only"),
 ]
 
 

@@ -21,8 +21,8 @@ import tensorflow as tf
 from conftest import tiny_config
 from roberta_lab import AutoTokenizer, TFRobertaModel
 
-TOKENIZER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
-                         "tokenizer")
+TOKENIZER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))), "data", "tokenizer")
 SAVERS = ["config", "tokenizer", "model"]
 # The file each save writes last: the one to turn into a folder.
 LAST = {"config": "config.json", "tokenizer": "special_tokens_map.json", "model": "config.json"}
