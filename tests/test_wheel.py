@@ -35,6 +35,7 @@ def test_wheel_ships_the_models_and_loads_them_by_name(tmp_path):
     for model in ("mini-mlm", "mini-causal", "mini-seq2seq/encoder", "mini-seq2seq/decoder"):
         assert f"roberta_lab/data/{model}/model.safetensors" in names, model
     assert "roberta_lab/data/probes/mlm_probes.jsonl" in names
+    assert "roberta_lab/cli/__main__.py" in names  # the roberta-lab command is a package
     assert not any("/corpus/" in n for n in names)  # the corpus is rebuilt, never shipped
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),

@@ -1,278 +1,58 @@
-"""Checkpoints: HF's weight names in one table, file formats, safe loading, atomic saving.
+"""Checkpoints: loading a model's weights safely, and saving them atomically.
 
-The only place that knows checkpoint names. A model is described by HF **PyTorch** state-dict
-names (``roberta.encoder.layer.0.attention.self.query.weight``), which is what
-``model.safetensors`` holds; HF's TF ``tf_model.h5`` names are converted to them on read
-(drop the first scope, ``_._`` -> ``.``, kernel/embeddings/gamma -> weight, beta -> bias).
-PyTorch Linear weights are [out, in]; ours are [in, out]: ``transpose`` marks them.
+``from_pretrained``: the config, then the tensors (``weight_files.read_state``), checked against
+the config before the model is built (``weight_names.check_state_shapes``: nothing large is
+allocated for a mismatch), then every tensor checked (shape, float dtype, finite) before any is
+assigned, so a bad file leaves the model untouched. ``save_pretrained``: config.json and
+safetensors (sharded past ``max_shard_size``) through the model folder's one writer
+(``model_folder.write_model_files``: atomic, never into a foreign folder, modes kept).
 
-Safety: safetensors by default; pickle (``pytorch_model.bin``) only with ``allow_pickle=True``
-and then with weights-only unpickling; every tensor is checked before any is assigned, so a bad
-file leaves the model untouched; saves go to a temporary folder renamed into place.
+HF's weight names are known in ``weight_names.py`` alone; this module and ``weight_files.py``
+use them. The names below are importable from here as before the split
+(``from roberta_lab.checkpoint import state_dict, read_state, weight_table``).
+
+Example:
+    >>> import os, tempfile
+    >>> from roberta_lab import RobertaConfig, TFRobertaModel
+    >>> cfg = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+    ...                     num_attention_heads=4, intermediate_size=37)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     TFRobertaModel(cfg).save_pretrained(d, max_shard_size="40KB")
+    ...     model, info = from_pretrained(TFRobertaModel, d, output_loading_info=True)
+    ...     sorted(n for n in os.listdir(d) if n.endswith(".json"))
+    ['config.json', 'model.safetensors.index.json']
+    >>> info["missing_keys"], info["unexpected_keys"]
+    ([], [])
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import stat
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .config import RobertaConfig
-from .files import plain_name, read_json
-from .hub import hub_kwargs, resolve_file
+from .hub import hub_kwargs
+from .model_folder import (CONFIG_NAME, PT_INDEX, PT_WEIGHTS, SAFE_INDEX, SAFE_WEIGHTS, SHARD,
+                           TF_WEIGHTS, Writer, check_model_folder, write_model_files)
+from .weight_files import read_state, widen
+from .weight_names import (architecture_name, check_state_shapes, normalise, quiet_unused,
+                           state_dict, weight_table)
+
+__all__ = ["from_pretrained", "load_state", "save_pretrained", "read_state", "state_dict",
+           "weight_table", "check_state_shapes", "SAFE_WEIGHTS", "SAFE_INDEX", "TF_WEIGHTS",
+           "PT_WEIGHTS", "PT_INDEX"]
 
 logger = logging.getLogger(__name__)
-
-SAFE_WEIGHTS, SAFE_INDEX = "model.safetensors", "model.safetensors.index.json"
-TF_WEIGHTS, PT_WEIGHTS, PT_INDEX = "tf_model.h5", "pytorch_model.bin", "pytorch_model.bin.index.json"
-_MODEL_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, PT_WEIGHTS, PT_INDEX, "config.json")
-# Names HF writes that alias or duplicate a weight we already have.
-_ALIASES = {"lm_head.decoder.weight": None, "lm_head.decoder.bias": "lm_head.bias",
-            "roberta.embeddings.position_ids": None, "embeddings.position_ids": None}
-_ARCHITECTURES = {"TFRobertaModel": "RobertaModel", "TFRobertaForMaskedLM": "RobertaForMaskedLM",
-                  "TFRobertaForCausalLM": "RobertaForCausalLM",
-                  "TFRobertaForSequenceClassification": "RobertaForSequenceClassification",
-                  "TFRobertaForTokenClassification": "RobertaForTokenClassification",
-                  "TFRobertaForQuestionAnswering": "RobertaForQuestionAnswering",
-                  "TFRobertaForMultipleChoice": "RobertaForMultipleChoice"}
-# Top-level scopes of the heads; every other weight lives under "roberta.".
-_HEAD_SCOPES = ("roberta.", "lm_head.", "classifier.", "qa_outputs.")
-
-
-def _linear(table: dict, name: str, layer: Any) -> None:
-    table[f"{name}.weight"] = (layer.kernel, True)
-    table[f"{name}.bias"] = (layer.bias, False)
-
-
-def _norm(table: dict, name: str, layer: Any) -> None:
-    table[f"{name}.weight"] = (layer.gamma, False)
-    table[f"{name}.bias"] = (layer.beta, False)
-
-
-def weight_table(model: Any) -> dict[str, tuple[Any, bool]]:
-    """HF PyTorch name -> (our variable, transpose?) for every weight of ``model``."""
-    has_head = getattr(model, "lm_head", None) is not None
-    classifier, qa = getattr(model, "classifier", None), getattr(model, "qa_outputs", None)
-    trunk = model.roberta
-    p = "roberta." if has_head or classifier is not None or qa is not None else ""
-    t: dict[str, tuple[Any, bool]] = {}
-    emb = trunk.embeddings
-    t[f"{p}embeddings.word_embeddings.weight"] = (emb.word_embeddings, False)
-    t[f"{p}embeddings.position_embeddings.weight"] = (emb.position_embeddings, False)
-    t[f"{p}embeddings.token_type_embeddings.weight"] = (emb.token_type_embeddings, False)
-    _norm(t, f"{p}embeddings.LayerNorm", emb.layer_norm)
-    for i, blk in enumerate(trunk.blocks):
-        b = f"{p}encoder.layer.{i}"
-        attentions = [("attention", blk.attn, blk.attn_ln)]
-        if blk.cross_attn is not None:
-            attentions.append(("crossattention", blk.cross_attn, blk.cross_ln))
-        for scope, attn, ln in attentions:
-            for proj in ("query", "key", "value"):
-                _linear(t, f"{b}.{scope}.self.{proj}", getattr(attn, proj))
-            _linear(t, f"{b}.{scope}.output.dense", attn.output_dense)
-            _norm(t, f"{b}.{scope}.output.LayerNorm", ln)
-        _linear(t, f"{b}.intermediate.dense", blk.mlp.intermediate)
-        _linear(t, f"{b}.output.dense", blk.mlp.output_dense)
-        _norm(t, f"{b}.output.LayerNorm", blk.mlp_ln)
-    if trunk.pooler is not None:
-        _linear(t, f"{p}pooler.dense", trunk.pooler)
-    if has_head:
-        _linear(t, "lm_head.dense", model.lm_head.dense)
-        _norm(t, "lm_head.layer_norm", model.lm_head.layer_norm)
-        t["lm_head.bias"] = (model.lm_head.bias, False)
-    if classifier is not None and hasattr(classifier, "out_proj"):  # sequence classification
-        _linear(t, "classifier.dense", classifier.dense)
-        _linear(t, "classifier.out_proj", classifier.out_proj)
-    elif classifier is not None:  # token classification, multiple choice
-        _linear(t, "classifier", classifier)
-    if qa is not None:
-        _linear(t, "qa_outputs", qa)
-    return t
-
-
-# --- reading files ------------------------------------------------------------------------------
-def _read_safetensors(path: str) -> dict[str, np.ndarray]:
-    from safetensors import SafetensorError  # noqa: PLC0415
-    from safetensors.numpy import load_file  # noqa: PLC0415
-
-    try:
-        try:
-            return {k: _widen(v) for k, v in load_file(path).items()}
-        except TypeError:
-            # numpy has no bfloat16: read through TensorFlow and convert to float32, as HF
-            # does when it loads a bfloat16 checkpoint into a float32 model.
-            from safetensors.tensorflow import load_file as load_tf  # noqa: PLC0415
-
-            return {k: (v.numpy().astype(np.float32) if v.dtype.is_floating else v.numpy())
-                    for k, v in load_tf(path).items()}
-    except (SafetensorError, OSError, ValueError, TypeError) as err:
-        raise ValueError(f"checkpoint file {path} is corrupted or truncated: {err}") from None
-
-
-def _widen(array: np.ndarray) -> np.ndarray:
-    """bfloat16 (numpy's ml_dtypes extension, once TensorFlow is loaded) -> float32."""
-    return array.astype(np.float32) if array.dtype.name == "bfloat16" else array
-
-
-def _read_h5(path: str) -> dict[str, np.ndarray]:
-    """HF TF checkpoint: one group per top-level layer, 'weight_names' attrs list the variables."""
-    import h5py  # noqa: PLC0415
-
-    state: dict[str, np.ndarray] = {}
-    try:
-        with h5py.File(path, "r") as f:
-            def visit(name: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Dataset):
-                    state[_tf_to_pt_name(name)] = np.asarray(obj)
-            f.visititems(visit)
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"checkpoint file {path} is corrupted or truncated: {err}") from None
-    return {k: (v.T if v.ndim == 2 and k.endswith(".weight") and "embeddings" not in k else v)
-            for k, v in state.items()}
-
-
-def _tf_to_pt_name(name: str) -> str:
-    # h5 dataset path: "<group>/<model scope>/roberta/encoder/layer_._0/.../kernel:0"
-    parts = name.replace(":0", "").split("/")[2:]  # drop the h5 group and the model's scope
-    out = ".".join(parts).replace("_._", ".")
-    for old, new in ((".kernel", ".weight"), (".embeddings", ".weight"), (".gamma", ".weight"),
-                     (".beta", ".bias")):
-        if out.endswith(old):
-            out = out[: -len(old)] + new
-    if out.endswith("word_embeddings.weight.weight"):  # TF names it word_embeddings/weight
-        out = out[: -len(".weight")]
-    return out
-
-
-def _read_pickle(path: str) -> dict[str, np.ndarray]:
-    import torch  # noqa: PLC0415  (only for opted-in pickle checkpoints)
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001  (torch raises many types for bad files)
-        raise ValueError(f"checkpoint file {path} could not be read with weights-only "
-                         f"unpickling: {err}") from None
-    if not isinstance(state, dict) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise ValueError(f"checkpoint file {path} does not hold a state dict (tensor names to "
-                         "tensors)")
-    return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
-
-
-def read_state(name_or_path: Any, *, allow_pickle: bool = False, use_safetensors: bool | None = None,
-               **hub: Any) -> dict[str, np.ndarray]:
-    """The checkpoint's tensors by HF PyTorch name, from the safest format present."""
-    if use_safetensors is not False:
-        path = resolve_file(name_or_path, SAFE_WEIGHTS, required=False, **hub)
-        if path:
-            return _read_safetensors(path)
-        index = resolve_file(name_or_path, SAFE_INDEX, required=False, **hub)
-        if index:
-            return _read_sharded(name_or_path, index, _read_safetensors, **hub)
-        if use_safetensors:
-            raise FileNotFoundError(f"use_safetensors=True but {name_or_path} has no "
-                                    f"{SAFE_WEIGHTS}")
-    path = resolve_file(name_or_path, TF_WEIGHTS, required=False, **hub)
-    if path:
-        return _read_h5(path)
-    pickled = resolve_file(name_or_path, PT_WEIGHTS, required=False, **hub)
-    index = None if pickled else resolve_file(name_or_path, PT_INDEX, required=False, **hub)
-    if pickled or index:
-        if not allow_pickle:
-            raise ValueError(f"{name_or_path} only has a pickle checkpoint ({PT_WEIGHTS}); pickle "
-                             "files can run code when loaded. Pass allow_pickle=True to load it "
-                             "with weights-only unpickling, or convert it to safetensors.")
-        return _read_pickle(pickled) if pickled else _read_sharded(name_or_path, index,
-                                                                    _read_pickle, **hub)
-    raise FileNotFoundError(f"no weights found for {name_or_path!r} (looked for {SAFE_WEIGHTS}, "
-                            f"{SAFE_INDEX}, {TF_WEIGHTS}, {PT_WEIGHTS})")
-
-
-def _read_sharded(name_or_path: Any, index_path: str, reader: Any, **hub: Any) -> dict:
-    weight_map = read_json(index_path, "checkpoint index").get("weight_map")
-    if not isinstance(weight_map, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
-        raise ValueError(f"checkpoint index {index_path}: 'weight_map' must map tensor names to "
-                         "shard file names")
-    # Shard names come from a file: they must name files in the model folder, nothing else.
-    shards = sorted({plain_name(v, f"checkpoint index {index_path}")
-                     for v in weight_map.values()})
-    state: dict[str, np.ndarray] = {}
-    for shard in shards:
-        state.update(reader(resolve_file(name_or_path, shard, **hub)))
-    missing = set(weight_map) - set(state)
-    if missing:
-        raise ValueError(f"sharded checkpoint is missing tensors listed in its index: "
-                         f"{sorted(missing)[:5]}")
-    return state
-
-
-_LAYER = re.compile(r"(?:^|\.)encoder\.layer\.(\d+)\.")
-
-
-def check_state_shapes(state: dict[str, np.ndarray], config: RobertaConfig, source: Any, *,
-                       ignore_sizes: bool = False) -> None:
-    """The checkpoint's layer count and main shapes against ``config``, from the tensors alone
-    (no model is built). A config with more layers than the checkpoint is refused; fewer is
-    allowed (the extra checkpoint layers are reported as unused when loading)."""
-    layers = {int(m.group(1)) for k in state for m in [_LAYER.search(k)] if m}
-    if layers and config.num_hidden_layers > max(layers) + 1:
-        raise ValueError(f"{source}: the config (config.json or the config given) has "
-                         f"num_hidden_layers={config.num_hidden_layers} but the checkpoint holds "
-                         f"{max(layers) + 1} layers")
-    if ignore_sizes:
-        return
-    h, i = config.hidden_size, config.intermediate_size
-    want = {"embeddings.word_embeddings.weight": ((config.vocab_size, h), "vocab_size"),
-            "embeddings.position_embeddings.weight": ((config.max_position_embeddings, h),
-                                                      "max_position_embeddings"),
-            "embeddings.token_type_embeddings.weight": ((config.type_vocab_size, h),
-                                                        "type_vocab_size"),
-            "encoder.layer.0.intermediate.dense.weight": ((i, h), "intermediate_size")}
-    for key, array in state.items():
-        for suffix, (shape, field) in want.items():
-            if (key == suffix or key.endswith("." + suffix)) and \
-                    tuple(np.shape(array)) != shape:
-                raise ValueError(f"{source}: checkpoint tensor {key} has the wrong shape "
-                                 f"{tuple(np.shape(array))}; the config (config.json or the "
-                                 f"config given: hidden_size={h}, "
-                                 f"{field}={getattr(config, field)}) expects {shape}")
-
-
-# --- assigning ----------------------------------------------------------------------------------
-def _normalise(state: dict[str, np.ndarray], table: dict[str, Any]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    wants_prefix = any(k.startswith("roberta.") for k in table)
-    for key, value in state.items():
-        if key.endswith(".gamma"):
-            key = key[:-6] + ".weight"  # very old checkpoints
-        elif key.endswith(".beta"):
-            key = key[:-5] + ".bias"
-        if wants_prefix and not key.startswith(_HEAD_SCOPES):
-            key = "roberta." + key
-        elif not wants_prefix and key.startswith("roberta."):
-            key = key[len("roberta."):]
-        if key in _ALIASES:
-            target = _ALIASES[key]
-            if target is None or target in state:
-                continue
-            key = target
-        out[key] = value
-    return out
 
 
 def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False,
                ignore_mismatched_sizes: bool = False) -> dict[str, list]:
     """Check every tensor, then assign. Returns HF-style loading info."""
     table = weight_table(model)
-    state = _normalise(state, table)
+    state = normalise(state, table)
     missing = sorted(set(table) - set(state))
     unexpected = sorted(set(state) - set(table))
     mismatched, values = [], {}
@@ -280,7 +60,7 @@ def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False
         if name not in table:
             continue
         var, transpose = table[name]
-        array = _widen(np.asarray(array))
+        array = widen(np.asarray(array))
         array = array.T if transpose else array
         if tuple(array.shape) != tuple(var.shape):
             mismatched.append((name, tuple(array.shape), tuple(var.shape)))
@@ -294,10 +74,6 @@ def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False
         lines = [f"{n}: checkpoint {a}, model {b}" for n, a, b in mismatched]
         raise ValueError("checkpoint tensors have the wrong shape (pass "
                          "ignore_mismatched_sizes=True to keep the model's):\n  " + "\n  ".join(lines))
-    quiet = {"pooler.dense.weight", "pooler.dense.bias", "roberta.pooler.dense.weight",
-             "roberta.pooler.dense.bias"}
-    if not any(k.startswith("lm_head.") for k in table):  # HF's task heads ignore an LM head
-        quiet |= {k for k in unexpected if k.startswith("lm_head.")}
     if strict and (missing or unexpected):
         raise ValueError(f"strict loading failed: missing {missing}, unexpected {unexpected}")
     for name, array in values.items():
@@ -305,7 +81,7 @@ def load_state(model: Any, state: dict[str, np.ndarray], *, strict: bool = False
     model.invalidate_compiled()  # the registry's contract: a weight load empties it
     if missing:
         logger.warning("weights not in the checkpoint, newly initialised: %s", missing)
-    if set(unexpected) - quiet:
+    if set(unexpected) - quiet_unused(table, unexpected):
         logger.warning("checkpoint weights not used by %s: %s", type(model).__name__, unexpected)
     return {"missing_keys": missing, "unexpected_keys": unexpected,
             "mismatched_keys": mismatched, "error_msgs": []}
@@ -333,12 +109,6 @@ def from_pretrained(cls: Any, name_or_path: Any, *, config: RobertaConfig | None
 
 
 # --- saving -------------------------------------------------------------------------------------
-def state_dict(model: Any) -> dict[str, np.ndarray]:
-    """Our weights under HF PyTorch names, [out, in] Linear layout, float32 numpy."""
-    return {name: np.ascontiguousarray(var.numpy().T if transpose else var.numpy())
-            for name, (var, transpose) in weight_table(model).items()}
-
-
 def _parse_size(size: int | str | None) -> int | None:
     if size is None:
         return None
@@ -359,40 +129,6 @@ def _parse_size(size: int | str | None) -> int | None:
     return value
 
 
-# Files that may sit in a model folder; a folder holding anything else (and no RoBERTa
-# config.json) is not written into, so a save never mixes a model into unrelated files.
-_FOLDER_FILES = set(_MODEL_FILES) | {
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-    "merges.txt", "added_tokens.json", "generation_config.json", "README.md", "training_log.json",
-    ".gitattributes"}
-_SHARD = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
-
-
-def _model_folder_problem(target: Path) -> str | None:
-    """Why ``target`` must not be written into, or None when it may."""
-    if not target.exists():
-        return None
-    if not target.is_dir():
-        return "exists and is not a folder"
-    names = [p.name for p in target.iterdir()]
-    config = target / "config.json"
-    if config.exists():
-        try:
-            data = read_json(config, "config file")
-        except (OSError, ValueError):
-            return "holds a config.json that is not a model config"
-        if data.get("model_type") != "roberta":
-            return (f"holds a config.json of model_type {data.get('model_type')!r}, not a "
-                    "RoBERTa model folder")
-        return None
-    others = [n for n in names if n not in _FOLDER_FILES and not _SHARD.match(n)
-              and not n.startswith(".")]
-    if others:
-        return (f"is not a model folder (it holds {sorted(others)[:3]}"
-                f"{' ...' if len(others) > 3 else ''}); choose a new or empty folder")
-    return None
-
-
 def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | None = None) -> None:
     """Write config.json + safetensors (sharded past ``max_shard_size``) into ``directory``.
 
@@ -400,25 +136,16 @@ def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | N
     flushed to disk, then renamed into place (weights first, config.json last); a failure (full
     disk, read-only folder, Ctrl-C) before the renames leaves the folder as it was. Other files
     (a tokenizer, a README) are never touched; a path that is a file, or a folder that is not a
-    model folder (see ``_model_folder_problem``), is refused. Permissions are not changed: a
+    model folder (see ``model_folder.py``), is refused. Permissions are not changed: a
     replaced file keeps its mode, a new one gets the umask's."""
     from safetensors.numpy import save_file  # noqa: PLC0415
 
-    target = Path(os.fspath(directory)).absolute()
-    problem = _model_folder_problem(target)
-    if problem:
-        raise ValueError(f"save_pretrained: {target} {problem}; nothing was written")
     limit = _parse_size(max_shard_size)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise type(err)(err.errno, f"save_pretrained: cannot create {target}: "
-                                   f"{err.strerror}") from None
-    config = model.config.copy(architectures=[_ARCHITECTURES.get(type(model).__name__,
-                                                                  type(model).__name__)])
+    check_model_folder(directory, [])  # before the weights are copied out of the model
+    config = model.config.copy(architectures=[architecture_name(model)])
     state = state_dict(model)
     meta = {"format": "pt"}
-    writers: list[tuple[str, Any]] = []  # (file name, fn(path) writing it)
+    writers: list[Writer] = []
     if limit is None or sum(a.nbytes for a in state.values()) <= limit:
         writers.append((SAFE_WEIGHTS, lambda p: save_file(state, p, metadata=meta)))
     else:
@@ -437,42 +164,14 @@ def save_pretrained(model: Any, directory: Any, *, max_shard_size: int | str | N
             weight_map.update({name: fname for name in shard})
         index = {"metadata": {"total_size": int(sum(a.nbytes for a in state.values()))},
                  "weight_map": weight_map}
-        text = json.dumps(index, indent=2) + "\n"
-        writers.append((SAFE_INDEX, lambda p: Path(p).write_text(text, encoding="utf-8")))
-    writers.append(("config.json", lambda p: Path(p).write_text(config.to_json_string(),
-                                                               encoding="utf-8")))
-    _write_files(target, writers)
+        writers.append((SAFE_INDEX, (json.dumps(index, indent=2) + "\n").encode("utf-8")))
+    writers.append((CONFIG_NAME, config.to_json_string().encode("utf-8")))
+    target = write_model_files(directory, writers)
     # Stale weights that would shadow or contradict the new ones (the loader prefers
     # model.safetensors over an index): only this model's own file names.
     written = {name for name, _ in writers}
     for item in target.iterdir():
         if item.name not in written and (item.name in (SAFE_WEIGHTS, SAFE_INDEX) or
-                                         (_SHARD.match(item.name) and
+                                         (SHARD.match(item.name) and
                                           item.name.endswith(".safetensors"))):
             item.unlink()
-
-
-def _write_files(target: Path, writers: list[tuple[str, Any]]) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    temps: list[tuple[str, Path]] = []
-    try:
-        for name, write in writers:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=target)
-            os.close(fd)
-            temps.append((name, Path(tmp)))
-            write(tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            old = target / name
-            mode = stat.S_IMODE(old.stat().st_mode) if old.is_file() else 0o666 & ~umask
-            os.chmod(tmp, mode)
-        for name, tmp in temps:
-            os.replace(tmp, target / name)
-    except BaseException as err:
-        for _, tmp in temps:
-            tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise type(err)(err.errno, f"save_pretrained: cannot write into {target}: "
-                                       f"{err.strerror}; nothing was replaced") from None
-        raise

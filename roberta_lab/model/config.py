@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from .files import read_json, write_atomic
+from .model_folder import CONFIG_NAME, write_model_files
 from .hub import hub_kwargs, resolve_file
 
 # HF's class defaults (transformers RobertaConfig + PretrainedConfig). Note that the *class*
@@ -317,8 +318,11 @@ class RobertaConfig:
         return self.from_dict(self.to_dict(), **overrides)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
-        os.makedirs(directory, exist_ok=True)
-        self.to_json_file(os.path.join(directory, "config.json"))
+        """Write ``config.json`` into ``directory`` as the model's ``save_pretrained`` does:
+        atomically, never into a file or a folder that is not a model folder, keeping
+        permissions (``model_folder.write_model_files``)."""
+        write_model_files(directory, [(CONFIG_NAME, self.to_json_string().encode("utf-8"))],
+                          "config save_pretrained")
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> "RobertaConfig":

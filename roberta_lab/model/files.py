@@ -8,6 +8,7 @@
 * ``check_output_file(path, name)`` / ``check_input_file(path, name)``: before any work, an
   output must be a writable file path (not a folder, its folder existing and writable) and an
   input an existing, readable regular file.
+* ``current_umask()``: the umask, read without a window in which it is changed.
 * ``plain_name(name, what)``: a file name that cannot leave its folder (no separators, no
   ``..``, not absolute) - for names read from files such as a sharded checkpoint's index.
 
@@ -25,6 +26,7 @@ import json
 import os
 import stat
 import tempfile
+import threading
 from typing import Any
 
 
@@ -57,9 +59,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+        mode = 0o666 & ~current_umask()
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     except OSError as err:
@@ -79,6 +79,26 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         if isinstance(err, OSError):
             raise type(err)(err.errno, f"cannot write {path}: {err.strerror}") from None
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux): the
+    usual ``os.umask(0)`` then restore leaves a moment in which another thread's new files get
+    mode 0o666."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return umask
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def check_output_file(path: str | os.PathLike, name: str) -> str:

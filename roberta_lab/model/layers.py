@@ -2,7 +2,7 @@
 
 Weights are created in ``__init__`` from the config (their shapes never depend on the input), so a
 model is complete as soon as it is constructed and checkpoints load without a dummy call.
-Kernels are stored [in, out] as in Keras/HF-TF; ``checkpoint.py`` transposes to PyTorch's
+Kernels are stored [in, out] as in Keras/HF-TF; ``weight_names.py`` transposes to PyTorch's
 [out, in] in one place.
 """
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -25,6 +26,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, 
 
 from .files import read_json
 from .hub import hub_kwargs, resolve_file
+from .model_folder import check_model_folder, write_model_files
 
 SPECIAL_DEFAULTS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
                     "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>",
@@ -115,18 +117,32 @@ class RobertaTokenizer:
                              ) from None
 
     def save_pretrained(self, directory: str | os.PathLike) -> tuple[str, ...]:
-        """Write ``tokenizer.json``, ``vocab.json``, ``merges.txt`` and the two HF json files."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        self._tok.save(str(out / "tokenizer.json"))
-        files = self._tok.model.save(str(out))
+        """Write ``tokenizer.json``, ``vocab.json``, ``merges.txt`` and the two HF json files,
+        as the model's ``save_pretrained`` does: atomically, never into a file or a folder
+        that is not a model folder, keeping permissions (``model_folder.write_model_files``)."""
         config = {"tokenizer_class": "RobertaTokenizer", "model_max_length": self.model_max_length,
                   "add_prefix_space": False, "trim_offsets": True,
                   "clean_up_tokenization_spaces": self.clean_up_tokenization_spaces,
                   **self.special_tokens}
-        (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
-        (out / "special_tokens_map.json").write_text(json.dumps(self.special_tokens, indent=2) + "\n")
-        return (str(out / "tokenizer.json"), *files, str(out / "tokenizer_config.json"))
+        what = "tokenizer save_pretrained"
+        target = check_model_folder(directory, [], what)  # before any work
+        # The BPE model writes vocab.json and merges.txt only into a folder: a scratch one,
+        # read back, so the model folder itself is written by write_model_files alone.
+        with tempfile.TemporaryDirectory(prefix="roberta-lab-tokenizer-") as scratch:
+            try:
+                paths = self._tok.model.save(scratch)
+                model_files = [(os.path.basename(p), Path(p).read_bytes()) for p in paths]
+            except Exception as err:  # noqa: BLE001 - tokenizers raises bare Exceptions
+                raise OSError(f"{what}: cannot write vocab.json and merges.txt for {target} "
+                              f"(in the temporary folder {scratch}): {err}; nothing was "
+                              "replaced") from err
+        writers = [("tokenizer.json", self._tok.to_str(pretty=True).encode("utf-8")),
+                   *model_files,
+                   ("tokenizer_config.json", _json_bytes(config)),
+                   ("special_tokens_map.json", _json_bytes(self.special_tokens))]
+        out = write_model_files(directory, writers, what)
+        return tuple(str(out / name) for name in
+                     ("tokenizer.json", *(n for n, _ in model_files), "tokenizer_config.json"))
 
     # --- vocabulary -------------------------------------------------------------------------
     def _id(self, token: str) -> int:
@@ -325,6 +341,10 @@ def _init_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
         if value is not None:
             out[key] = value["content"] if isinstance(value, dict) else value
     return out
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
 
 
 def _check_text(text: Any, name: str) -> None:

@@ -163,12 +163,11 @@ def test_lab_parser_has_no_browser():
 
 def test_lab_starts_jupyterlab_on_the_notebooks(monkeypatch):
     import importlib.util
-
-    import roberta_lab.cli as cli
+    import subprocess
 
     calls = []
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
     assert main(["lab", "--no-browser", "--port", "9999", "--model", "roberta-base"]) == 0
     (cmd, env), = calls
     assert cmd[1:4] == ["-m", "jupyter", "lab"] and "--no-browser" in cmd and "--port=9999" in cmd
