@@ -49,7 +49,10 @@ SHARD = re.compile(r"^(model|pytorch_model)-\d{5}-of-\d{5}\.(safetensors|bin)$")
 # Files that may sit in a model folder; a folder holding anything else (and no RoBERTa
 # config.json) is not written into, so a save never mixes a model into unrelated files.
 FOLDER_FILES = set(MODEL_FILES) | set(TOKENIZER_FILES) | {
-    "generation_config.json", "README.md", "training_log.json", ".gitattributes"}
+    "generation_config.json", "README.md", "training_log.json", ".gitattributes",
+    # roberta_lab's encoder-decoder layout (data/mini-seq2seq, training/train.py seq2seq):
+    # the tokenizer is saved beside the two halves' folders and their seq2seq.json
+    "seq2seq.json", "encoder", "decoder"}
 
 #: What ``write_model_files`` writes: a file name and its bytes, or a function writing the
 #: file at the (temporary) path it is given.
