@@ -4,7 +4,9 @@ Playwright through Debian's chromium. Each test opens a notebook, runs every cel
 
 Needs ``playwright`` (the Python package; no ``playwright install``: the system chromium is
 used), ``jupyterlab`` and ``apt-get install chromium fonts-dejavu-core``; skipped otherwise.
-Screenshots go to ``artifacts/browser/`` (gitignored) for CI to keep.
+Screenshots go to ``artifacts/browser/`` (gitignored), or to the folder named by
+``ROBERTA_LAB_SCREENSHOTS``; CI keeps no artifacts here, so a run's pictures are committed in
+``notebooks/screenshots/`` (its README says which run made them).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-ARTIFACTS = ROOT / "artifacts" / "browser"
+ARTIFACTS = Path(os.environ.get("ROBERTA_LAB_SCREENSHOTS") or ROOT / "artifacts" / "browser")
 WAIT_MS = 120_000  # every wait; the CI machine has 2 slow cores
 CHROMIUM_CANDIDATES = (os.environ.get("CHROMIUM_PATH", ""), "/usr/lib/chromium/chromium",
                        "/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -35,6 +37,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-s
                  "--disable-sync", "--no-first-run"]
 OVERRIDES = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
 TRACKER = "@jupyterlab/notebook-extension:tracker"
+NOTIFICATIONS = "@jupyterlab/apputils-extension:notification"
 
 playwright_sync = pytest.importorskip("playwright.sync_api",
                                       reason="playwright (Python package) is not installed")
@@ -76,10 +79,12 @@ def _copy_notebooks(dest: Path) -> None:
 def windowing_none():
     """JupyterLab 4 virtualises notebook cells (off-screen outputs are not in the DOM);
     ``windowingMode: none`` renders them all. Set through the app-wide overrides.json (merged
-    into an existing one) and restored afterwards."""
+    into an existing one) and restored afterwards; the news toast is turned off there too."""
     before = OVERRIDES.read_text() if OVERRIDES.is_file() else None
     data = json.loads(before) if before else {}
     data.setdefault(TRACKER, {})["windowingMode"] = "none"
+    # no "Would you like to get notified about Jupyter news?" toast over the screenshots
+    data.setdefault(NOTIFICATIONS, {}).update({"fetchNews": "false", "checkForUpdates": False})
     OVERRIDES.parent.mkdir(parents=True, exist_ok=True)
     OVERRIDES.write_text(json.dumps(data, indent=2))
     yield
