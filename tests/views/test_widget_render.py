@@ -1,4 +1,4 @@
-"""Widget figures reuse a constrained layout they have seen (views/widgets/_common.py): the
+"""Widget figures reuse a constrained layout they have seen (views/widgets/_figures.py): the
 bytes are those of a fresh layout, and a changed label gets its own layout."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from roberta_lab.views.widgets import _common  # noqa: E402
+from roberta_lab.views.widgets import _figures  # noqa: E402
 from roberta_lab.views.widgets._common import figure_bytes, heatmap_figure, new_figure  # noqa: E402
 
 TOKENS = ["<s>", "The", " cap", "ital", " of", " France", " is", " Paris", ".", "</s>"]
@@ -37,14 +37,14 @@ def bars(seed: int, labels=("'a'", "'b'", "'c'", "'d'", "'e'")) -> object:
 @pytest.mark.parametrize("make", [heat, bars])
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_reused_layout_gives_the_same_bytes(make, fmt):
-    _common._LAYOUTS.clear()
+    _figures._LAYOUTS.clear()
     figure_bytes(make(0), fmt)  # computes and keeps the layout
-    assert len(_common._LAYOUTS) == 1
+    assert len(_figures._LAYOUTS) == 1
     reused = make(1)
-    assert (fmt,) + _common.layout_signature(reused) in _common._LAYOUTS
+    assert (fmt,) + _figures.layout_signature(reused) in _figures._LAYOUTS
     got = figure_bytes(reused, fmt)
     assert reused.get_layout_engine().__class__.__name__ != "ConstrainedLayoutEngine"
-    _common._LAYOUTS.clear()
+    _figures._LAYOUTS.clear()
     fresh = figure_bytes(make(1), fmt)
     if fmt == "svg":  # SVG files carry their date and random clip-path ids: drop them
         import re
@@ -54,15 +54,15 @@ def test_reused_layout_gives_the_same_bytes(make, fmt):
 
 
 def test_other_texts_get_their_own_layout():
-    _common._LAYOUTS.clear()
+    _figures._LAYOUTS.clear()
     figure_bytes(heat(0))
     figure_bytes(heat(0, labels=[t + "xx" for t in TOKENS]))
     figure_bytes(heat(0, title="a much longer title than before, layer 3, head 7"))
     figure_bytes(heatmap_figure(pattern(2, vmax=0.3), x_labels=TOKENS, y_labels=TOKENS,
                                 vmin=0.0, title="layer 0, head 1", xlabel="key", ylabel="query"))
-    assert len(_common._LAYOUTS) == 4  # the colorbar's tick labels differ for the last one
+    assert len(_figures._LAYOUTS) == 4  # the colorbar's tick labels differ for the last one
     figure_bytes(heat(5))
-    assert len(_common._LAYOUTS) == 4
+    assert len(_figures._LAYOUTS) == 4
 
 
 def test_heatmap_frames_redraw_in_part_with_the_pixels_of_a_fresh_figure():
