@@ -78,25 +78,25 @@ def axes_layout(fig: Any, fmt: str = "png") -> list | None:
     return _cached_layout(None if key is None else (fmt,) + key, len(fig.axes))
 
 
-def _lay_out(fig: Any) -> None:
-    """Run ``fig``'s constrained layout now, as ``savefig`` would, and switch it off.
+def _paint_once(fig: Any, fmt: str) -> bool:
+    """Whether ``figure_bytes`` may lay ``fig`` out itself and have ``savefig`` paint it in one
+    draw.
 
-    ``savefig`` lays a constrained figure out in a first draw that paints nothing (every
-    artist still goes through its draw code: a third of a frame's CPU) and then paints it in a
-    second. The layout (the axes' positions) is all the first draw leaves behind; the painting
-    draw recomputes the rest (tick and title positions). So the layout is run on its own with
-    the renderer ``savefig`` uses (Agg at the figure's dpi: the same text extents), and the
-    figure is painted once. Only when ``savefig``'s own settings would not change the renderer
-    or the box (rc ``savefig.dpi``, ``savefig.bbox``); the bytes are ``savefig``'s (tested)."""
+    ``savefig`` of a figure with a layout engine (constrained, or the placeholder that
+    ``set_layout_engine("none")`` leaves) first draws every artist without painting, to lay
+    it out, then draws again to paint: the first draw is a third of a frame's CPU. The layout
+    (the axes' positions) is all it leaves behind; the painting draw recomputes the rest (tick
+    and title positions). So ``figure_bytes`` runs the layout alone with the renderer
+    ``savefig`` would use (Agg at the figure's dpi: the same text extents), or takes a kept one,
+    and removes the engine for the save: one draw, the same bytes (tested against ``savefig``).
+    PNG only, and only where rc settings would not change that renderer, the box or the
+    engine (``savefig.dpi``, ``savefig.bbox``, ``figure.autolayout``,
+    ``figure.constrained_layout.use``)."""
     import matplotlib as mpl  # noqa: PLC0415
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
 
-    if mpl.rcParams["savefig.dpi"] not in ("figure", fig.dpi) or mpl.rcParams["savefig.bbox"]:
-        return
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)
-    fig.get_layout_engine().execute(fig)
-    fig.set_layout_engine("none")
+    rc = mpl.rcParams
+    return fmt == "png" and rc["savefig.dpi"] in ("figure", fig.dpi) and not rc["savefig.bbox"] \
+        and not rc["figure.autolayout"] and not rc["figure.constrained_layout.use"]
 
 
 def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
@@ -104,12 +104,19 @@ def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
     key = layout_signature(fig)
     key = None if key is None else (fmt,) + key  # text extents depend on the renderer
     cached = _cached_layout(key, len(fig.axes))
+    once = key is not None and _paint_once(fig, fmt)
     if cached is not None:
         fig.set_layout_engine("none")
         for ax, position in zip(fig.axes, cached):
             ax._set_position(position, which="original")
-    elif key is not None and fmt == "png":
-        _lay_out(fig)
+    elif once:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+
+        if not isinstance(fig.canvas, FigureCanvasAgg):
+            FigureCanvasAgg(fig)
+        fig.get_layout_engine().execute(fig)
+    if once:
+        fig.set_layout_engine(None)  # no engine (rc allows none): savefig draws once
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt)
     if key is not None and cached is None:
