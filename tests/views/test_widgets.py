@@ -193,6 +193,15 @@ def test_ablation_sweep_heatmap(ablation, tmp_path):
     lo, hi = im.get_clim()
     assert im.get_cmap().name == "RdBu_r" and lo == -hi and hi > 0
     _check_exports(w, tmp_path, view="sweep")
+    # another click computes the sweep again; the same numbers keep the picture shown, which
+    # is the fresh figure's
+    shown, result = w.sweep_plot.value, w.controller.sweep_result
+    w.sweep_button.click()
+    assert w.controller.sweep_result is not result
+    np.testing.assert_array_equal(w.controller.sweep_result.grid, result.grid)
+    assert w.sweep_plot.value is shown
+    from roberta_lab.views.widgets._figures import figure_bytes
+    assert shown == figure_bytes(w.controller.sweep_figure())
     for view in ("effect", "importance"):
         assert (Path(w.export(str(tmp_path / f"{view}.png"), view=view)).read_bytes()[:8]
                 == PNG)

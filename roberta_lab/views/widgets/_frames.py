@@ -9,7 +9,7 @@ colour options) updates the image's data and colour limits and the title in plac
 only what changed (the pattern, the title and the colour bar) over a stored picture of the
 rest, the frame, made once per layout (matplotlib's blitting: ``copy_from_bbox``/
 ``restore_region``), in the order a full draw paints them. New labels on a kept shape (another
-text of the same length, a token window moved back) are set on the kept figure, which is laid
+text of the same length, the same window size over other tokens) are set on the kept figure, which is laid
 out again from its built positions and drawn in full, without building a figure. Anything
 else, or texts whose constrained layout was not computed yet (a new title or colour bar
 labelling: layouts are kept per signature, see ``_figures.figure_bytes``), is a full draw by
@@ -55,6 +55,7 @@ class HeatmapFrames:
         self._figures: collections.OrderedDict = collections.OrderedDict()  # key -> _Figure
         self._backgrounds: collections.OrderedDict = collections.OrderedDict()
         self.full_draws = 0  # for tests and the benchmark: frames drawn from scratch
+        self.figures_built = 0  # and figures built (the rest were kept ones, relabelled)
 
     def png(self, data: np.ndarray, **options: Any) -> bytes:
         data = np.asarray(data, np.float64)
@@ -76,6 +77,7 @@ class HeatmapFrames:
                 if kept is not None:
                     self._drop_backgrounds(kept)
                 kept = self._figures[key] = _Figure(data, options)
+                self.figures_built += 1
                 self._figures.move_to_end(key)
                 while len(self._figures) > _FIGURES_MAX:
                     self._drop_backgrounds(self._figures.popitem(last=False)[1])
