@@ -84,7 +84,7 @@ def _paint_once(fig: Any, fmt: str) -> bool:
 
     ``savefig`` of a figure with a layout engine (constrained, or the placeholder that
     ``set_layout_engine("none")`` leaves) first draws every artist without painting, to lay
-    it out, then draws again to paint: the first draw is a third of a frame's CPU. The layout
+    it out, then draws again to paint: the first draw is a fifth of a new frame's CPU. The layout
     (the axes' positions) is all it leaves behind; the painting draw recomputes the rest (tick
     and title positions). So ``figure_bytes`` runs the layout alone with the renderer
     ``savefig`` would use (Agg at the figure's dpi: the same text extents), or takes a kept one,
