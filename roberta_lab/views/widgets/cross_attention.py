@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
+from ._common import (WidgetInputError, clamp_window, encode_text,
                       guarded, head_options, heatmap_figure, load_tokenizer,
                       new_image, token_labels)
+from ._head_view import HeadViewMixin
 
 DEFAULT_SOURCE = "a b c d e"
 
