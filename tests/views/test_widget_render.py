@@ -1,4 +1,4 @@
-"""Widget figures reuse a constrained layout they have seen (views/widgets/_common.py): the
+"""Widget figures reuse a constrained layout they have seen (views/widgets/_figures.py): the
 bytes are those of a fresh layout, and a changed label gets its own layout."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from roberta_lab.views.widgets import _common  # noqa: E402
+from roberta_lab.views.widgets import _figures  # noqa: E402
 from roberta_lab.views.widgets._common import figure_bytes, heatmap_figure, new_figure  # noqa: E402
 
 TOKENS = ["<s>", "The", " cap", "ital", " of", " France", " is", " Paris", ".", "</s>"]
@@ -37,14 +37,14 @@ def bars(seed: int, labels=("'a'", "'b'", "'c'", "'d'", "'e'")) -> object:
 @pytest.mark.parametrize("make", [heat, bars])
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_reused_layout_gives_the_same_bytes(make, fmt):
-    _common._LAYOUTS.clear()
+    _figures._LAYOUTS.clear()
     figure_bytes(make(0), fmt)  # computes and keeps the layout
-    assert len(_common._LAYOUTS) == 1
+    assert len(_figures._LAYOUTS) == 1
     reused = make(1)
-    assert (fmt,) + _common.layout_signature(reused) in _common._LAYOUTS
+    assert (fmt,) + _figures.layout_signature(reused) in _figures._LAYOUTS
     got = figure_bytes(reused, fmt)
     assert reused.get_layout_engine().__class__.__name__ != "ConstrainedLayoutEngine"
-    _common._LAYOUTS.clear()
+    _figures._LAYOUTS.clear()
     fresh = figure_bytes(make(1), fmt)
     if fmt == "svg":  # SVG files carry their date and random clip-path ids: drop them
         import re
@@ -53,16 +53,53 @@ def test_reused_layout_gives_the_same_bytes(make, fmt):
     assert got == fresh
 
 
+def savefig_png(fig) -> bytes:
+    """matplotlib's own picture of a figure: savefig with its constrained layout."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def annotated(seed: int) -> object:
+    data = np.random.default_rng(seed).random((2, 4)) - 0.5
+    return heatmap_figure(data, x_labels=range(4), y_labels=range(2), xlabel="head",
+                          ylabel="layer", signed=True, annotate=True, title="loss change")
+
+
+def lines(seed: int) -> object:
+    fig = new_figure(4.5, 3.0)
+    ax = fig.add_subplot()
+    ax.plot(np.arange(8), np.random.default_rng(seed).random(8), marker="o", label="a")
+    ax.axvline(3, color="grey", ls=":")
+    ax.legend(fontsize=7)
+    ax.set_xlabel("step")
+    return fig
+
+
+@pytest.mark.parametrize("make", [heat, bars, annotated, lines])
+def test_figure_bytes_are_savefigs_in_one_draw(make):
+    """figure_bytes lays a figure out itself (or takes a kept layout) and saves it without
+    savefig's unpainted layout draw: the bytes are savefig's, new layout or kept."""
+    _figures._LAYOUTS.clear()
+    for seed in (0, 1, 0):  # a new layout, then a kept one (same texts) twice
+        fig = make(seed)
+        assert figure_bytes(fig) == savefig_png(make(seed)), seed
+        assert fig.get_layout_engine() is None  # painted once
+        assert figure_bytes(fig) == savefig_png(make(seed)), seed  # and again, as it is now
+
+
 def test_other_texts_get_their_own_layout():
-    _common._LAYOUTS.clear()
+    _figures._LAYOUTS.clear()
     figure_bytes(heat(0))
     figure_bytes(heat(0, labels=[t + "xx" for t in TOKENS]))
     figure_bytes(heat(0, title="a much longer title than before, layer 3, head 7"))
     figure_bytes(heatmap_figure(pattern(2, vmax=0.3), x_labels=TOKENS, y_labels=TOKENS,
                                 vmin=0.0, title="layer 0, head 1", xlabel="key", ylabel="query"))
-    assert len(_common._LAYOUTS) == 4  # the colorbar's tick labels differ for the last one
+    assert len(_figures._LAYOUTS) == 4  # the colorbar's tick labels differ for the last one
     figure_bytes(heat(5))
-    assert len(_common._LAYOUTS) == 4
+    assert len(_figures._LAYOUTS) == 4
 
 
 def test_heatmap_frames_redraw_in_part_with_the_pixels_of_a_fresh_figure():
@@ -92,6 +129,30 @@ def test_heatmap_frames_redraw_in_part_with_the_pixels_of_a_fresh_figure():
     assert got == figure_bytes(heatmap_figure(views[0][0], x_labels=other, y_labels=other,
                                               vmin=0.0, title="new", xlabel="key",
                                               ylabel="query"))
+
+
+def test_heatmap_frames_relabel_a_kept_figure_with_the_pixels_of_a_fresh_figure():
+    """Another text of a length seen before (or the same window over other tokens) relabels
+    the figure kept for that shape; a new shape builds one. Every picture is savefig's of a
+    fresh heatmap_figure, laid out anew or not, in whatever order the shapes come."""
+    from roberta_lab.views.widgets._frames import HeatmapFrames
+
+    _figures._LAYOUTS.clear()
+    frames = HeatmapFrames()
+    words = ["<s>", "The", " cat", " sat", " on", " the", " mat", ".", "</s>", " Paris", "x"]
+    rng = np.random.default_rng(0)
+    views = []
+    for n in (5, 7, 5, 9, 7, 5, 3, 11, 9):
+        labels = [words[int(i)] for i in rng.integers(0, len(words), n)]
+        views.append((rng.random((n, n)) * rng.choice([1.0, 0.2]), dict(
+            x_labels=labels, y_labels=labels, vmin=0.0, xlabel="key", ylabel="query",
+            title=f"layer 0, head {n % 3}, tokens 0..{n - 1}")))
+    for data, options in views + views[::-1]:
+        got = frames.png(data, **options)
+        assert got == savefig_png(heatmap_figure(data, **options)), options["x_labels"]
+    # five shapes, the four last used kept: built 5, 7, 9, 3, 11, 9 (evicted by 11), then on
+    # the way back 7 and 9 again
+    assert frames.figures_built == 8
 
 
 def test_step_marker_frames_move_the_marker_with_the_pixels_of_a_fresh_figure():

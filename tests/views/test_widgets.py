@@ -193,6 +193,15 @@ def test_ablation_sweep_heatmap(ablation, tmp_path):
     lo, hi = im.get_clim()
     assert im.get_cmap().name == "RdBu_r" and lo == -hi and hi > 0
     _check_exports(w, tmp_path, view="sweep")
+    # another click computes the sweep again; the same numbers keep the picture shown, which
+    # is the fresh figure's
+    shown, result = w.sweep_plot.value, w.controller.sweep_result
+    w.sweep_button.click()
+    assert w.controller.sweep_result is not result
+    np.testing.assert_array_equal(w.controller.sweep_result.grid, result.grid)
+    assert w.sweep_plot.value is shown
+    from roberta_lab.views.widgets._figures import figure_bytes
+    assert shown == figure_bytes(w.controller.sweep_figure())
     for view in ("effect", "importance"):
         assert (Path(w.export(str(tmp_path / f"{view}.png"), view=view)).read_bytes()[:8]
                 == PNG)
@@ -320,10 +329,42 @@ def test_cross_attention_heatmap_is_decoder_cross_attentions(seq2seq, tok, tmp_p
     np.testing.assert_allclose(w.heatmap_data,
                                np.asarray(out.cross_attentions[1])[0].mean(0), atol=1e-6)
     _check_exports(w, tmp_path)
+    _check_greedy_loop(c, 5)
     w.source.value = "x y"
     assert w.controller.source == "x y" and w.heatmap_data.shape[1] == len(c.source_ids)
     w.source.value = ""
     assert "empty" in w.message_text
+
+
+def _check_greedy_loop(c, max_new_tokens: int) -> None:
+    """The controller's view came from its loop's last step (the steps return attentions):
+    bit for bit the greedy loop without attentions, then one call with them over the
+    decoder inputs."""
+    dec, states = c.decoder, c.encoder_states
+    mask = np.ones_like(c.source_ids[None])
+    eos = dec.config.eos_token_id if dec.config.eos_token_id is not None else \
+        c.tokenizer.eos_token_id
+    ids = [int(c.decoder_input_ids[0])]
+    for _ in range(max_new_tokens):
+        logits = dec(np.array([ids], np.int32), encoder_hidden_states=states,
+                     encoder_attention_mask=mask).logits
+        ids.append(int(np.argmax(np.asarray(logits[0, -1]))))
+        if ids[-1] == eos:
+            break
+    assert ids[1:] == c.generated_ids
+    out = dec(np.array([ids[:-1]], np.int32), encoder_hidden_states=states,
+              encoder_attention_mask=mask, output_attentions=True)
+    np.testing.assert_array_equal(c.cross, np.stack([np.asarray(a)[0]
+                                                     for a in out.cross_attentions]))
+
+
+def test_cross_attention_of_the_bundled_model_is_its_greedy_loop():
+    """The bundled model runs compiled: steps with and without attentions are two traces."""
+    w = rw.cross_attention("roberta-lab/mini-seq2seq", source="a b c d e", max_new_tokens=32)
+    for source in ("a b c d e", "k l m", "q r s t u v w"):
+        w.source.value = source
+        assert w.message_text == ""
+        _check_greedy_loop(w.controller, 32)
 
 
 def test_cross_attention_bad_model(tok, mlm):

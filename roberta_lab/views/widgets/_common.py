@@ -1,27 +1,25 @@
 """Shared pieces of the widgets: loading models by name, messages instead of tracebacks,
-matplotlib figures rendered to PNG/SVG bytes, atomic exports and token windows.
-
-Figures are built with ``matplotlib.figure.Figure`` (no pyplot, no global state), so they
-work under any backend, Agg included, and are shown in ``ipywidgets.Image`` widgets.
+atomic exports of figures, token windows and the widget shell (``ShellMixin``). The figures
+themselves (``new_figure``, ``heatmap_figure``, ``figure_bytes``) are in ``_figures`` and
+re-exported here; the attention views' layer / head / window shell is ``_head_view``.
 """
 
 from __future__ import annotations
 
 import base64
-import collections
 import functools
 import html
-import io
 import os
-import tempfile
-import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ._figures import axes_layout, figure_bytes, heatmap_figure, layout_signature, new_figure
+
 __all__ = ["WidgetInputError", "load_model", "load_tokenizer", "encode_text", "guarded",
-           "figure_bytes", "axes_layout", "write_atomic", "export_figure", "html_page", "heatmap_figure",
-           "clamp_window", "token_labels", "new_image", "put_image"]
+           "figure_bytes", "axes_layout", "layout_signature", "new_figure", "write_atomic",
+           "export_figure", "html_page", "heatmap_figure", "clamp_window", "token_labels",
+           "new_image", "put_image"]
 
 
 class WidgetInputError(ValueError):
@@ -163,86 +161,6 @@ def guarded(method: Callable) -> Callable:
     return wrapper
 
 
-# --- figures ----------------------------------------------------------------------------------
-def new_figure(width: float = 6.0, height: float = 4.0) -> Any:
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-# Constrained layout (the solver that keeps labels inside the figure) costs about as much as
-# drawing the figure itself. Its result depends only on the figure's size, its axes' grid and
-# the texts around them (tick labels, titles, axis labels), not on the data drawn, and a widget
-# redraws the same frame again and again (another head, another step, a toggled head). So the
-# positions it finds are kept per signature of those texts and reused: same pixels, one draw.
-_LAYOUTS: "collections.OrderedDict[tuple, list]" = collections.OrderedDict()
-_LAYOUTS_MAX = 256
-_LAYOUTS_LOCK = threading.Lock()
-
-
-def _axis_signature(axis: Any) -> tuple:
-    """The tick labels an axis will show (as drawing would format them) and their style."""
-    locs = np.asarray(axis.get_majorticklocs())
-    labels = axis.major.formatter.format_ticks(locs)
-    lo, hi = sorted(axis.get_view_interval())
-    eps = 1e-10 * max(1.0, abs(hi - lo))
-    shown = tuple(lab for x, lab in zip(locs, labels) if lo - eps <= x <= hi + eps)
-    ticks = axis.get_majorticklabels()
-    style = (ticks[0].get_fontsize(), ticks[0].get_rotation()) if ticks else None
-    return shown, style, axis.get_label_text(), axis.label.get_fontsize()
-
-
-def layout_signature(fig: Any) -> tuple | None:
-    """What a constrained layout of ``fig`` depends on; None for other layouts."""
-    from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: PLC0415
-
-    if not isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
-        return None
-    parts: list = [tuple(fig.get_size_inches()), fig.dpi,
-                   fig._suptitle.get_text() if fig._suptitle is not None else None]
-    for ax in fig.axes:
-        spec = ax.get_subplotspec()
-        parts.append((type(ax).__name__, spec.get_geometry() if spec else None, ax.get_title(),
-                      ax.title.get_fontsize(), ax.axison, ax.get_legend() is not None,
-                      tuple((t.get_text(), tuple(t.get_position())) for t in ax.texts),
-                      _axis_signature(ax.xaxis), _axis_signature(ax.yaxis)))
-    return tuple(parts)
-
-
-def _cached_layout(key: tuple | None, n_axes: int) -> list | None:
-    with _LAYOUTS_LOCK:
-        cached = _LAYOUTS.get(key) if key is not None else None
-        if cached is not None:
-            _LAYOUTS.move_to_end(key)
-    return cached if cached is not None and len(cached) == n_axes else None
-
-
-def axes_layout(fig: Any, fmt: str = "png") -> list | None:
-    """The positions a constrained layout of ``fig`` gave its axes, if one with the same
-    signature was drawn before (by ``figure_bytes``); None otherwise."""
-    key = layout_signature(fig)
-    return _cached_layout(None if key is None else (fmt,) + key, len(fig.axes))
-
-
-def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
-    """Render a Figure to PNG or SVG bytes (reusing a known constrained layout, see above)."""
-    key = layout_signature(fig)
-    key = None if key is None else (fmt,) + key  # text extents depend on the renderer
-    cached = _cached_layout(key, len(fig.axes))
-    if cached is not None:
-        fig.set_layout_engine("none")
-        for ax, position in zip(fig.axes, cached):
-            ax._set_position(position, which="original")
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt)
-    if key is not None and cached is None:
-        with _LAYOUTS_LOCK:
-            _LAYOUTS[key] = [ax.get_position(original=True).frozen() for ax in fig.axes]
-            while len(_LAYOUTS) > _LAYOUTS_MAX:
-                _LAYOUTS.popitem(last=False)
-    return buf.getvalue()
-
-
 def write_atomic(path: str | os.PathLike, data: bytes) -> str:
     """Write bytes to a temp file beside ``path`` and os.replace it in (see
     ``roberta_lab.model.files.write_atomic``: a folder or an unwritable path is refused, a
@@ -282,44 +200,6 @@ def export_figure(fig: Any, path: str | os.PathLike, title: str = "roberta_lab",
         raise WidgetInputError(f"Cannot export to {os.fspath(path)!r}: use a .png, .svg or "
                                ".html file name.")
     return write_atomic(path, data)
-
-
-def heatmap_figure(data: np.ndarray, *, x_labels: Sequence[str] | None = None,
-                   y_labels: Sequence[str] | None = None, title: str = "",
-                   xlabel: str = "", ylabel: str = "", cmap: str = "viridis",
-                   vmin: float | None = None, vmax: float | None = None,
-                   annotate: bool = False, size: tuple[float, float] | None = None,
-                   signed: bool = False) -> Any:
-    """A labelled heatmap of a 2-D array (rows on y, columns on x). ``signed``: a diverging
-    colour map centred on zero (blue below, red above, white at 0) for signed effects."""
-    data = np.asarray(data, np.float64)
-    if signed:
-        top = float(np.nanmax(np.abs(data))) if data.size else 0.0
-        top = top if top > 0 else 1.0
-        cmap, vmin, vmax = "RdBu_r", -top, top
-    rows, cols = data.shape
-    if size is None:
-        size = (min(2.5 + 0.28 * cols, 14.0), min(2.0 + 0.25 * rows, 12.0))
-    fig = new_figure(*size)
-    ax = fig.add_subplot()
-    im = ax.imshow(data, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    fontsize = 8 if max(rows, cols) <= 40 else 6
-    if x_labels is not None:
-        ax.set_xticks(range(cols), [str(t) for t in x_labels], rotation=90, fontsize=fontsize)
-    if y_labels is not None:
-        ax.set_yticks(range(rows), [str(t) for t in y_labels], fontsize=fontsize)
-    if annotate and rows * cols <= 400:
-        for r in range(rows):
-            for c in range(cols):
-                # dark text on the light middle of the colour map, white on its dark ends
-                light = 0.25 < im.norm(data[r, c]) < 0.75 if signed else False
-                ax.text(c, r, f"{data[r, c]:.2f}", ha="center", va="center", fontsize=6,
-                        color="black" if light else "white")
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    return fig
 
 
 def new_image() -> Any:
@@ -393,82 +273,3 @@ class ShellMixin:
         import re  # noqa: PLC0415
 
         return html.unescape(re.sub(r"<[^>]+>", "", self.message.value))
-
-
-class HeadViewMixin(ShellMixin):
-    """A layer / head / window view of one attention pattern (the attention and cross-attention
-    widgets): the shared controls (``_build_view``), ``view``, ``heatmap_data``, ``export`` and
-    resetting the window to a new text. Needs ``message``, ``controller`` (``length``,
-    ``pattern``, ``figure``, ``to_html``), ``set_input`` and ``update``."""
-
-    controller: Any
-    layer_select: Any
-    head_select: Any
-    window: Any
-    _hold: bool = False  # set while the window is adjusted to a new text
-
-    def _build_view(self, W: Any, text_box: Any, *, layer: Any, head: Any, heads: list,
-                    window: tuple[int, int], label: str, below: list) -> None:
-        """The text box, layer and head dropdowns over ``controller``'s layers, the window
-        slider (``label``) over its tokens, the message, then ``below``; a new text in
-        ``text_box`` goes to ``set_input``. Shows the first view."""
-        c = self.controller
-        self.layer_select = W.Dropdown(options=list(range(c.n_layers if c else 1)), value=layer,
-                                       description="layer")
-        self.head_select = W.Dropdown(options=heads, value=head, description="head")
-        self.window = W.IntRangeSlider(value=window, min=0, max=c.length if c else 1,
-                                       description=label)
-        self.widget = W.VBox([text_box, W.HBox([self.layer_select, self.head_select]),
-                              self.window, self.message, *below])
-        text_box.observe(self._on_input, names="value")
-        self._observe_view()
-        if c is not None:
-            self.update()
-
-    def set_input(self, text: str) -> bool:  # pragma: no cover - every widget defines its own
-        """Run the controller on a new text; whether anything changed."""
-        raise NotImplementedError
-
-    def new_window(self, length: int) -> tuple[int, int]:
-        """The window a new text of ``length`` tokens opens on (all of it)."""
-        return (0, length)
-
-    @guarded
-    def _on_input(self, change: dict) -> None:
-        if self.set_input(change["new"]):
-            n = self.controller.length
-            self._reset_window(n, self.new_window(n))
-        self.update()
-
-    def _observe_view(self) -> None:
-        for w in (self.layer_select, self.head_select, self.window):
-            w.observe(lambda _: None if self._hold else self.update(), names="value")
-
-    def _reset_window(self, length: int, value: tuple[int, int]) -> None:
-        self._hold = True  # one update after both changes, not one per change
-        try:
-            self.window.max = length
-            self.window.value = value
-        finally:
-            self._hold = False
-
-    @property
-    def view(self) -> tuple[int, Any, tuple[int, int]]:
-        return self.layer_select.value, self.head_select.value, tuple(self.window.value)
-
-    @property
-    def heatmap_data(self) -> np.ndarray:
-        layer, head, window = self.view
-        return self.controller.pattern(layer, head, window)
-
-    def export(self, path: str) -> str:
-        """The current view as .png, .svg or self-contained .html."""
-        if self.controller is None:
-            raise WidgetInputError("Nothing to export: the widget has no model.")
-        layer, head, window = self.view
-        if str(path).lower().endswith((".html", ".htm")):
-            return write_atomic(path, self.controller.to_html(layer, head, window).encode())
-        return export_figure(self.controller.figure(layer, head, window), path)
-
-    def update(self) -> None:  # pragma: no cover - every widget defines its own
-        raise NotImplementedError

@@ -3,14 +3,18 @@ colour scale and the title, not the token labels around it, and drawing those la
 of what matplotlib spends on a frame (bench/results/widgets: about 100 ms of CPU per frame on
 the bundled models, most of it text layout).
 
-``HeatmapFrames`` keeps one ``heatmap_figure`` per widget image. A view with the same frame
-(same data shape, labels, axis names, size and colour options) updates the image's data and
-colour limits and the title in place, then draws only what changed (the pattern, the title and
-the colour bar) over a stored picture of the rest, the frame, made once per layout (matplotlib's
-blitting: ``copy_from_bbox``/``restore_region``), in the order a full draw paints them.
-Anything else, or texts whose constrained layout was not computed yet (a new title or colour
-bar labelling: layouts are kept per signature, see ``_common.figure_bytes``), is a full draw by
-``figure_bytes``. Either way the pixels are those of a fresh ``heatmap_figure`` (tested).
+``HeatmapFrames`` keeps ``heatmap_figure``s per widget image, one per data shape (at most
+``_FIGURES_MAX``). A view with the same frame (same data shape, labels, axis names, size and
+colour options) updates the image's data and colour limits and the title in place, then draws
+only what changed (the pattern, the title and the colour bar) over a stored picture of the
+rest, the frame, made once per layout (matplotlib's blitting: ``copy_from_bbox``/
+``restore_region``), in the order a full draw paints them. New labels on a kept shape (another
+text of the same length, the same window size over other tokens) are set on the kept figure,
+which is laid out again from its built positions and drawn in full, without building a
+figure. Anything else, or texts whose constrained layout was not computed yet (a new title or
+colour bar labelling: layouts are kept per signature, see ``_figures.figure_bytes``), is a
+full draw by ``figure_bytes``. Either way the pixels are those of a fresh ``heatmap_figure``
+(tested).
 
 Example:
     >>> import numpy as np
@@ -30,24 +34,30 @@ from typing import Any
 
 import numpy as np
 
-from ._common import axes_layout, figure_bytes, heatmap_figure
+from ._figures import axes_layout, figure_bytes, heatmap_figure, set_heatmap_labels
 
-# Options a frame is built with; a change of any of them (or of the data's shape) is a new frame.
-_STATIC = ("x_labels", "y_labels", "xlabel", "ylabel", "cmap", "vmin", "vmax", "size")
+# Options a figure is built with besides its labels; a change of any of them (or of the data's
+# shape) is another figure.
+_STATIC = ("xlabel", "ylabel", "cmap", "vmin", "vmax", "size")
 _BACKGROUNDS_MAX = 8
+# Figures kept per image, one per data shape: a new text of a length seen before relabels a
+# kept figure instead of building one (about 20 ms of CPU for a 10-token heatmap), and a token
+# window moved back to a size it had finds its frame. Each holds its Agg buffer (up to 7 MB
+# for the largest heatmap).
+_FIGURES_MAX = 4
 
 
 class HeatmapFrames:
-    """PNG bytes of ``heatmap_figure(data, **options)`` views, reusing one figure (see above).
+    """PNG bytes of ``heatmap_figure(data, **options)`` views, reusing kept figures (see above).
     ``annotate`` and ``signed`` views (values written in cells, a symmetric scale) are always
     drawn in full. Thread-safe (one lock per instance)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: Any = None
-        self._fig: Any = None
+        self._figures: collections.OrderedDict = collections.OrderedDict()  # key -> _Figure
         self._backgrounds: collections.OrderedDict = collections.OrderedDict()
         self.full_draws = 0  # for tests and the benchmark: frames drawn from scratch
+        self.figures_built = 0  # and figures built (the rest were kept ones, relabelled)
 
     def png(self, data: np.ndarray, **options: Any) -> bytes:
         data = np.asarray(data, np.float64)
@@ -56,34 +66,44 @@ class HeatmapFrames:
             self.full_draws += 1
             return figure_bytes(heatmap_figure(data, **options))
         key = (data.shape,) + tuple(_freeze(options.get(k)) for k in _STATIC)
+        labels = (_freeze(options.get("x_labels")), _freeze(options.get("y_labels")))
         with self._lock:
-            if key != self._key:
-                self._new_frame(key, data, options)
-                self.full_draws += 1
-                return figure_bytes(self._fig)
-            return self._redraw(data, options.get("title", ""), options)
+            kept = self._figures.get(key)
+            if kept is not None and kept.labels == labels:
+                self._figures.move_to_end(key)
+                return self._redraw(kept, data, options)
+            if kept is not None and None not in labels + kept.labels:
+                self._figures.move_to_end(key)
+                kept.relabel(data, options)  # same frame, other tokens: laid out afresh
+            else:
+                if kept is not None:
+                    self._drop_backgrounds(kept)
+                kept = self._figures[key] = _Figure(data, options)
+                self.figures_built += 1
+                self._figures.move_to_end(key)
+                while len(self._figures) > _FIGURES_MAX:
+                    self._drop_backgrounds(self._figures.popitem(last=False)[1])
+            self._drop_backgrounds(kept)  # pictures of its frame with the old labels
+            kept.labels = labels
+            self.full_draws += 1
+            return figure_bytes(kept.fig)
 
-    def _new_frame(self, key: Any, data: np.ndarray, options: dict) -> None:
-        self._fig = heatmap_figure(data, **options)
-        self._key = key
-        self._backgrounds.clear()
+    def _drop_backgrounds(self, kept: Any) -> None:
+        for bkey in [b for b in self._backgrounds if b[0] == id(kept)]:
+            del self._backgrounds[bkey]
 
-    def _redraw(self, data: np.ndarray, title: str, options: dict) -> bytes:
+    def _redraw(self, kept: Any, data: np.ndarray, options: dict) -> bytes:
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
 
-        fig = self._fig
+        fig = kept.fig
         ax, cbar_ax = fig.axes[0], fig.axes[1]
-        image = ax.images[0]
-        image.set_data(data)
-        # imshow's own scaling: a limit not given is the data's min / max
-        vmin, vmax = options.get("vmin"), options.get("vmax")
-        image.set_clim(data.min() if vmin is None else vmin, data.max() if vmax is None else vmax)
+        image = _show(fig, data, options)
         canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-        ax.set_title(title, fontsize=10)
         fig.set_layout_engine("constrained")  # so that the layout below is looked up afresh
         positions = axes_layout(fig)
         if positions is None:  # texts not laid out yet (a new title or colour bar labelling)
             self.full_draws += 1
+            kept.restart()
             return figure_bytes(fig)
         fig.set_layout_engine("none")
         for a, position in zip(fig.axes, positions):
@@ -91,7 +111,7 @@ class HeatmapFrames:
         ax.apply_aspect()  # the active position too: only a full draw would set it
         # painted in Axes.draw's order: the pattern, then the frame lines over its edge
         dynamic = (image, *ax.spines.values(), ax.title, cbar_ax)
-        bkey = tuple(tuple(p.bounds) for p in positions)
+        bkey = (id(kept),) + tuple(tuple(p.bounds) for p in positions)
         background = self._backgrounds.get(bkey)
         if background is None:
             with _animated(list(dynamic)):
@@ -101,12 +121,49 @@ class HeatmapFrames:
             while len(self._backgrounds) > _BACKGROUNDS_MAX:
                 self._backgrounds.popitem(last=False)
         else:
+            self._backgrounds.move_to_end(bkey)
             canvas.restore_region(background)
         renderer = canvas.get_renderer()
         ax._update_title_position(renderer)  # as Axes.draw places it
         for artist in dynamic:
             artist.draw(renderer)
         return _png(canvas, fig.dpi)
+
+
+class _Figure:
+    """One kept ``heatmap_figure``: the labels it shows and its axes' positions as built,
+    before any layout (a constrained layout of new texts starts from them, as on a fresh
+    figure)."""
+
+    def __init__(self, data: np.ndarray, options: dict) -> None:
+        self.fig = heatmap_figure(data, **options)
+        self.labels: Any = None
+        self.built = [ax.get_position(original=True).frozen() for ax in self.fig.axes]
+
+    def restart(self) -> None:
+        """Back to the built positions, to be laid out again."""
+        self.fig.set_layout_engine("constrained")
+        for ax, position in zip(self.fig.axes, self.built):
+            ax._set_position(position, which="both")
+
+    def relabel(self, data: np.ndarray, options: dict) -> None:
+        """The labels, data, colour limits and title of ``options``, as a fresh figure has."""
+        set_heatmap_labels(self.fig.axes[0], data.shape, options.get("x_labels"),
+                           options.get("y_labels"))
+        _show(self.fig, data, options)
+        self.restart()
+
+
+def _show(fig: Any, data: np.ndarray, options: dict) -> Any:
+    """The pattern, its colour limits and the title of a kept heatmap figure; its image."""
+    ax = fig.axes[0]
+    image = ax.images[0]
+    image.set_data(data)
+    # imshow's own scaling: a limit not given is the data's min / max
+    vmin, vmax = options.get("vmin"), options.get("vmax")
+    image.set_clim(data.min() if vmin is None else vmin, data.max() if vmax is None else vmax)
+    ax.set_title(options.get("title", ""), fontsize=10)
+    return image
 
 
 def _png(canvas: Any, dpi: float) -> bytes:

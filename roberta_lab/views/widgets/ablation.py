@@ -129,8 +129,13 @@ class HeadAblationWidget(ShellMixin):
 
     @guarded
     def _on_sweep(self, _: Any) -> None:
-        self.controller.sweep()
-        put_image(self.sweep_plot, figure_bytes(self.controller.sweep_figure()))
+        result = self.controller.sweep()
+        # The figure is drawn from these numbers alone; a click that gives the same numbers
+        # (the same text and weights) keeps the picture shown instead of drawing it again
+        # (an annotated grid: about 75 ms of CPU on the bundled model).
+        drawn = np.asarray(result.grid - result.baseline)
+        self.show_plot(self.sweep_plot, ("sweep", drawn.shape, drawn.tobytes()),
+                       self.controller.sweep_figure)
         self.sweep_hint.value = ""
 
     @guarded

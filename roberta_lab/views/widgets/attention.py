@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from ...engine.head_roles import punctuation_ids, scores_from_patterns
-from ._common import (HeadViewMixin, WidgetInputError, clamp_window, encode_text,
+from ._common import (WidgetInputError, clamp_window, encode_text,
                       guarded, head_options, heatmap_figure, new_image, resolve,
                       token_labels)
+from ._head_view import HeadViewMixin
 
 DEFAULT_TEXT = "The keys to the cabinet are on the table, and the cat sat on the mat."
 ROLE_NAMES = ("bos", "eos", "punct", "prev", "next", "self", "entropy")
