@@ -112,22 +112,7 @@ class HeatmapFrames:
         # painted in Axes.draw's order: the pattern, then the frame lines over its edge
         dynamic = (image, *ax.spines.values(), ax.title, cbar_ax)
         bkey = (id(kept),) + tuple(tuple(p.bounds) for p in positions)
-        background = self._backgrounds.get(bkey)
-        if background is None:
-            with _animated(list(dynamic)):
-                canvas.draw()  # everything but the dynamic artists
-            background = canvas.copy_from_bbox(fig.bbox)
-            self._backgrounds[bkey] = background
-            while len(self._backgrounds) > _BACKGROUNDS_MAX:
-                self._backgrounds.popitem(last=False)
-        else:
-            self._backgrounds.move_to_end(bkey)
-            canvas.restore_region(background)
-        renderer = canvas.get_renderer()
-        ax._update_title_position(renderer)  # as Axes.draw places it
-        for artist in dynamic:
-            artist.draw(renderer)
-        return _png(canvas, fig.dpi)
+        return _paint_over(canvas, self._backgrounds, bkey, list(dynamic), [ax])
 
 
 class _Figure:
@@ -229,6 +214,30 @@ class StepMarkerFrames:
             ([ax.get_legend()] if ax.get_legend() is not None else [])
 
 
+def _paint_over(canvas: Any, backgrounds: collections.OrderedDict, bkey: Any, dynamic: list,
+                titled_axes: list) -> bytes:
+    """PNG bytes of ``canvas``'s figure: the stored picture of everything but ``dynamic``
+    (drawn and kept under ``bkey`` the first time, the least recently used dropped past
+    ``_BACKGROUNDS_MAX``), with ``dynamic`` painted over it in the order given."""
+    background = backgrounds.get(bkey)
+    if background is None:
+        with _animated(dynamic):
+            canvas.draw()  # everything but the dynamic artists
+        background = canvas.copy_from_bbox(canvas.figure.bbox)
+        backgrounds[bkey] = background
+        while len(backgrounds) > _BACKGROUNDS_MAX:
+            backgrounds.popitem(last=False)
+    else:
+        backgrounds.move_to_end(bkey)
+        canvas.restore_region(background)
+    renderer = canvas.get_renderer()
+    for ax in titled_axes:
+        ax._update_title_position(renderer)  # as Axes.draw places it
+    for artist in dynamic:
+        artist.draw(renderer)
+    return _png(canvas, canvas.figure.dpi)
+
+
 class _animated:
     """Mark artists animated (skipped by a full draw) for the block."""
 
@@ -294,22 +303,7 @@ class BarFrames:
         dynamic = [a for ax in fig.axes for a in (*ax.patches, ax.yaxis, *ax.spines.values(),
                                                   ax.title)]
         bkey = tuple(tuple(p.bounds) for p in positions)
-        background = self._backgrounds.get(bkey)
-        if background is None:
-            with _animated(dynamic):
-                canvas.draw()
-            background = canvas.copy_from_bbox(fig.bbox)
-            self._backgrounds[bkey] = background
-            while len(self._backgrounds) > _BACKGROUNDS_MAX:
-                self._backgrounds.popitem(last=False)
-        else:
-            canvas.restore_region(background)
-        renderer = canvas.get_renderer()
-        for ax in fig.axes:
-            ax._update_title_position(renderer)
-        for artist in dynamic:
-            artist.draw(renderer)
-        return _png(canvas, fig.dpi)
+        return _paint_over(canvas, self._backgrounds, bkey, dynamic, fig.axes)
 
 
 def _bars_key(fig: Any) -> Any:
