@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from roberta_lab.training import grow  # noqa: E402
 from roberta_lab.training.induction import add_repeats  # noqa: E402
 
 BOS, PAD, EOS, UNK, MASK = 0, 1, 2, 3, 4
@@ -226,7 +227,10 @@ class Trainer:
         a = self.args
         drop = dict(hidden_dropout_prob=a.dropout, attention_probs_dropout_prob=a.dropout)
         if a.task == "mlm":
-            self.cfg = RobertaConfig(**MLM_CONFIG, **drop)
+            shape = {k: v for k, v in (("num_hidden_layers", a.layers), ("hidden_size", a.hidden),
+                                       ("num_attention_heads", a.heads),
+                                       ("intermediate_size", a.intermediate)) if v}
+            self.cfg = RobertaConfig(**{**MLM_CONFIG, **shape}, **drop)
             self.model = TFRobertaForMaskedLM(self.cfg)
             self.models = [self.model]
         elif a.task == "causal":
@@ -244,7 +248,11 @@ class Trainer:
             from roberta_lab import checkpoint
             subdirs = ["encoder", "decoder"] if a.task == "seq2seq" else [""]
             for m, sub in zip(self.models, subdirs):
-                info = checkpoint.load_state(m, checkpoint.read_state(os.path.join(a.init, sub)))
+                state = checkpoint.read_state(os.path.join(a.init, sub))
+                if a.task == "mlm" and self.cfg.num_hidden_layers > grow.n_layers(state):
+                    state = grow.stack_layers(state, self.cfg.num_hidden_layers)
+                    print(f"stacked {a.init}'s layers to {self.cfg.num_hidden_layers}", flush=True)
+                info = checkpoint.load_state(m, state)
                 print(f"initialised from {os.path.join(a.init, sub)}: {info}", flush=True)
         self.variables = [v for m in self.models for v in m.trainable_variables]
         self.opt, self.sched, self.progress = make_optimizer(a.lr, a.warmup, a.weight_decay)
@@ -483,6 +491,11 @@ def parse_args(argv=None):
                          "(induction heads; see induction.py)")
     ap.add_argument("--repeat-min", type=int, default=6, help="shortest repeated span")
     ap.add_argument("--repeat-max", type=int, default=24, help="longest repeated span")
+    ap.add_argument("--layers", type=int, help="mlm: encoder layers (default 4; deeper than "
+                    "--init's model stacks its layers, see grow.py)")
+    ap.add_argument("--hidden", type=int, help="mlm: hidden size (default 256)")
+    ap.add_argument("--heads", type=int, help="mlm: attention heads (default 8)")
+    ap.add_argument("--intermediate", type=int, help="mlm: feed-forward size (default 1024)")
     ap.add_argument("--corpus", default=CORPUS_DIR)
     ap.add_argument("--tokenizer", default=TOKENIZER_DIR)
     argv = sys.argv[1:] if argv is None else [str(x) for x in argv]
@@ -496,6 +509,10 @@ def parse_args(argv=None):
     args.lr = args.lr or lr
     if args.repeat_frac and args.task != "causal":
         ap.error("--repeat-frac is for the causal task")
+    for flag in ("layers", "hidden", "heads", "intermediate"):
+        value = getattr(args, flag)
+        if value is not None and (args.task != "mlm" or value < 1):
+            ap.error(f"--{flag} is a positive size for the mlm task, got {value} for {args.task}")
     return args
 
 

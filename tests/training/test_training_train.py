@@ -179,3 +179,23 @@ def test_seq2seq_run_saves_both_halves(corpus, tmp_path):
 def test_bad_task_is_refused():
     with pytest.raises(SystemExit):
         T.parse_args(["translate", "--out", "x"])
+
+
+def test_layers_deeper_than_init_stack_its_layers(mlm_runs, corpus, tmp_path):
+    """``--layers 6`` from a 4-layer folder: layer j starts as layer j % 4 (training.grow)."""
+    from roberta_lab.model import checkpoint
+    _train(corpus, tmp_path / "deep", "mlm", "--init", mlm_runs / "a", "--layers", 6, "--lr", 1e-12)
+    deep = checkpoint.read_state(str(tmp_path / "deep"))
+    src = checkpoint.read_state(str(mlm_runs / "a"))
+    assert json.loads((tmp_path / "deep" / "config.json").read_text())["num_hidden_layers"] == 6
+    name = "roberta.encoder.layer.{}.attention.self.query.weight"
+    for j in range(6):
+        np.testing.assert_allclose(deep[name.format(j)], src[name.format(j % 4)], atol=1e-6)
+
+
+def test_shape_flags_are_checked():
+    with pytest.raises(SystemExit):
+        T.parse_args(["causal", "--out", "x", "--layers", "6"])
+    with pytest.raises(SystemExit):
+        T.parse_args(["mlm", "--out", "x", "--hidden", "0"])
+    assert T.parse_args(["mlm", "--out", "x", "--layers", "6"]).layers == 6
