@@ -87,7 +87,7 @@ def split_sentences(text):
 
 def _keep(sentences, out, min_words):
     for s in sentences:
-        s = _clean(s.translate(_ASCII))
+        s = _clean((s or "").translate(_ASCII))
         if _prose(s, min_words=min_words):
             out.setdefault(s, None)
 
@@ -246,7 +246,7 @@ def _is_heading(par):
 
 def austen_paragraphs(lines):
     """Paragraphs (joined text lines, blank lines between) that are not headings."""
-    text = "\n".join(line.strip() for line in lines)
+    text = "\n".join((line or "").strip() for line in lines)  # NA as a blank line
     pars = [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n", text)]
     return [p for p in pars if p and not _is_heading(p)]
 
