@@ -19,8 +19,8 @@
 * ``harvard_sentences``: the 720 Harvard sentences (IEEE 1969, public domain) as shipped in
   ``r-cran-stringr`` (``sentences`` in ``data/Rdata``).
 
-Lines are cleaned and kept as in ``sources`` (``_clean``; ``_prose``: 4-60 words, ASCII, mostly
-letters), after typographic quotes and dashes are made ASCII; deduplicated, in file order.
+Lines are cleaned and kept as in ``sources`` (``clean_line``; ``is_prose``: 4-60 words, ASCII,
+mostly letters), after typographic quotes and dashes are made ASCII; deduplicated, in file order.
 
 >>> split_sentences('"Well, Mr. Bennet?" said she. It is so! And then... no.')
 ['"Well, Mr. Bennet?" said she.', 'It is so!', 'And then... no.']
@@ -53,7 +53,7 @@ import re
 import struct
 import zlib
 
-from .sources import _clean, _prose
+from .sources import clean_line, is_prose
 
 WEB_DIR = "/usr/share/sword/modules/texts/ztext/engWEB2015eb"
 AUSTEN_PATH = "/usr/lib/R/site-library/janeaustenr/data/Rdata"
@@ -87,8 +87,8 @@ def split_sentences(text):
 
 def _keep(sentences, out, min_words):
     for s in sentences:
-        s = _clean((s or "").translate(_ASCII))
-        if _prose(s, min_words=min_words):
+        s = clean_line((s or "").translate(_ASCII))
+        if is_prose(s, min_words=min_words):
             out.setdefault(s, None)
 
 
