@@ -1,6 +1,6 @@
 """The everyday corpus: the project corpus re-mixed towards ordinary English.
 
-    python -m roberta_lab.training.everyday --out data/corpus-everyday [--gcide]
+    python -m roberta_lab.training.everyday --out data/corpus-everyday [--gcide] [--books]
 
 Built from the same pieces as ``data/corpus`` (``corpus.base_parts`` with the same seed, so the
 held-out split is the same: no line held out there is trained on here) plus:
@@ -9,7 +9,10 @@ held-out split is the same: no line held out there is trained on here) plus:
 * WordNet: every gloss and example of data/corpus's training split, and each example sentence
   ``example_copies`` times in all (WordNet's examples are the most everyday English here);
 * Debian fortunes (``sources.fortune_lines``), 2% held out, the rest ``fortune_copies`` times;
-* with ``gcide=True`` only: GCIDE quotations and examples, 2% held out (GPL-2+, see data/README.md).
+* with ``gcide=True`` only: GCIDE quotations and examples, 2% held out (GPL-2+, see data/README.md);
+* with ``books=True`` only (``books.py``): the World English Bible, Jane Austen's six novels and
+  the 720 Harvard sentences, one sentence a line, each 2% held out (their draws come after all the
+  others, so without ``books`` the corpus is byte for byte what it was).
 
 Every training line that contains an everyday cloze sentence (``cloze.filter_lines``) is dropped.
 Outputs ``train.txt``, ``heldout.txt`` (data/corpus's held-out lines + the new sources' held-out
@@ -33,10 +36,12 @@ import random
 import subprocess
 import time
 
+from . import books as books_mod
 from . import cloze, corpus, sources
 
 HELDOUT_FRACTION = 0.02
 PACKAGES = ["wordnet-base", "fortunes", "fortunes-min", "dict-gcide"]
+BOOK_PACKAGES = ["sword-text-web", "r-cran-janeaustenr", "r-cran-stringr"]  # recorded with books=True
 
 
 def _copies(lines, k):
@@ -65,7 +70,8 @@ def package_versions(names=PACKAGES):
 def build_everyday(out_dir, seed=0, fact_keep=0.3, example_copies=4, fortune_copies=2, gcide=False,
                    wordnet_dir=sources.WORDNET_DIR, fortune_dir=sources.FORTUNE_DIR,
                    gcide_path=sources.GCIDE_PATH, cloze_path=cloze.CLOZE_PATH, max_wordnet_lines=None,
-                   fact_scale=1.0):
+                   fact_scale=1.0, books=False, web_dir=books_mod.WEB_DIR,
+                   austen_path=books_mod.AUSTEN_PATH, stringr_path=books_mod.STRINGR_PATH):
     """Write the everyday corpus to ``out_dir``; return its manifest."""
     t0 = time.time()
     os.makedirs(out_dir, exist_ok=True)
@@ -80,13 +86,21 @@ def build_everyday(out_dir, seed=0, fact_keep=0.3, example_copies=4, fortune_cop
     parts = {"facts": facts_kept, "wordnet": wn_train,
              "wordnet_examples_extra": _copies(wn_examples, example_copies - 1),
              "fortunes": _copies(fort_train, fortune_copies), "gcide": gc_train}
+    held_by = {"fortunes": fort_held, "gcide": gc_held}
+    book_sources = {}
+    if books:  # drawn after every other draw: books=False leaves the corpus as it was
+        for name, lines in (("web_bible", books_mod.web_bible_lines(web_dir)),
+                            ("austen", books_mod.austen_lines(austen_path)),
+                            ("harvard", books_mod.harvard_sentences(stringr_path))):
+            book_sources[name] = {"lines": len(lines), "words": sum(len(ln.split()) for ln in lines)}
+            parts[name], held_by[name] = _split(lines, rng, HELDOUT_FRACTION)
     items = cloze.read_cloze(cloze_path)
     removed = {}
     for name in parts:
         parts[name], removed[name] = cloze.filter_lines(parts[name], items)
     train = [ln for name in parts for ln in parts[name]]
     rng.shuffle(train)
-    new_held = fort_held + gc_held
+    new_held = [ln for name in held_by for ln in held_by[name]]
     files = {"train.txt": corpus.write_lines(os.path.join(out_dir, "train.txt"), train),
              "heldout.txt": corpus.write_lines(os.path.join(out_dir, "heldout.txt"), heldout + new_held),
              "heldout_everyday.txt": corpus.write_lines(os.path.join(out_dir, "heldout_everyday.txt"), new_held)}
@@ -96,16 +110,19 @@ def build_everyday(out_dir, seed=0, fact_keep=0.3, example_copies=4, fortune_cop
         "seed": seed, "files": files,
         "counts": {"train_lines": {k: len(v) for k, v in parts.items()},
                    "cloze_lines_removed": removed, "wordnet_example_sentences": len(wn_examples),
-                   "heldout_lines": {"data/corpus heldout": len(heldout), "fortunes": len(fort_held),
-                                     "gcide": len(gc_held)}},
+                   "heldout_lines": {"data/corpus heldout": len(heldout),
+                                     **{k: len(v) for k, v in held_by.items()}}},
         "options": {"fact_keep": fact_keep, "example_copies": example_copies,
                     "fortune_copies": fortune_copies, "gcide": gcide, "fact_scale": fact_scale,
                     "max_wordnet_lines": max_wordnet_lines},
         "cloze_filter": {"file": os.path.relpath(cloze_path, cloze.ROOT), "sha256": cloze_sha},
-        "packages": package_versions(),
+        "packages": package_versions(PACKAGES + BOOK_PACKAGES if books else PACKAGES),
         "fortune_files": sources.FORTUNE_FILES,
         "build_seconds": round(time.time() - t0, 1),
     }
+    if books:  # only then, so that the default manifest keeps its keys
+        manifest["options"]["books"] = True
+        manifest["counts"]["book_sources"] = book_sources
     return corpus.write_manifest(out_dir, manifest)
 
 
@@ -116,8 +133,10 @@ def main(argv=None):
     ap.add_argument("--gcide", action="store_true", help="add GCIDE (GPL-2+; not in the bundled models)")
     ap.add_argument("--fortune-copies", type=int, default=2,
                     help="0 leaves the fortunes out (quotations of unclear provenance)")
+    ap.add_argument("--books", action="store_true",
+                    help="add the World English Bible, Jane Austen and the Harvard sentences (books.py)")
     a = ap.parse_args(argv)
-    m = build_everyday(a.out, a.seed, gcide=a.gcide, fortune_copies=a.fortune_copies)
+    m = build_everyday(a.out, a.seed, gcide=a.gcide, fortune_copies=a.fortune_copies, books=a.books)
     for name, info in m["files"].items():
         print(f"{name}: {info['lines']} lines, {info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256']}")
     print(json.dumps(m["counts"]), f"built in {m['build_seconds']} s")

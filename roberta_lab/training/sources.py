@@ -37,12 +37,12 @@ WORDNET_DIR = "/usr/share/wordnet"
 MIN_WORDS, MAX_WORDS = 4, 60  # a line a 64-token row can hold, and more than a fragment
 
 
-def _clean(text):
+def clean_line(text):
     text = re.sub(r"\s+", " ", text).strip()
     return text[:1].upper() + text[1:] if text else ""
 
 
-def _prose(text, min_words=MIN_WORDS, max_words=MAX_WORDS):
+def is_prose(text, min_words=MIN_WORDS, max_words=MAX_WORDS):
     """True for plain prose: enough words, mostly letters, no code or table characters."""
     words = text.split()
     if not min_words <= len(words) <= max_words or re.search(r"[<>{}\[\]|\\=_#@*~^$]", text):
@@ -77,8 +77,8 @@ def fortune_lines(fortune_dir=FORTUNE_DIR, files=None):
             cookies = fh.read().split("\n%\n")
         for cookie in cookies:
             body = [ln for ln in cookie.strip("%\n").split("\n") if not re.match(r"\s*--", ln)]
-            text = _clean(" ".join(body))
-            if _prose(text):
+            text = clean_line(" ".join(body))
+            if is_prose(text):
                 out.setdefault(text, None)
     return list(out)
 
@@ -100,9 +100,9 @@ def gcide_lines(path=GCIDE_PATH):
         else:
             found = [m.rstrip(";,") for m in re.findall(r"; as, ([^;\[]+?[.;])", joined)]
         for s in found:
-            s = _clean(s.replace("{", "").replace("}", ""))
+            s = clean_line(s.replace("{", "").replace("}", ""))
             if s and s[-1] not in ".!?":
                 s += "."
-            if _prose(s):
+            if is_prose(s):
                 out.setdefault(s, None)
     return list(out)
