@@ -31,7 +31,8 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # The corpora the stages were trained on, by --corpus folder: data/corpus is built by
-# roberta_lab.training.corpus, data/corpus-everyday by roberta_lab.training.everyday.
+# roberta_lab.training.corpus, data/corpus-everyday and data/corpus-books (--books) by
+# roberta_lab.training.everyday.
 CORPUS_SHA256 = {
     "data/corpus": {
         "train.txt": "04e9f1e0d933c29d4c87c0b1f5a4bee6103dfadaf7f666fbb44c7d113d669d8d",
@@ -40,9 +41,13 @@ CORPUS_SHA256 = {
     "data/corpus-everyday": {
         "train.txt": "f13cc5ddbf40b3a10a082f2103845acc9cf81c4c7413686205a8b25f52ff0d21",
     },
+    "data/corpus-books": {
+        "train.txt": "0c70ce415bbe856f218822e32e842abbcb81206bb2364249dd21a2bf7ed994e2",
+    },
 }
 CORPUS_COMMANDS = {"data/corpus": "python -m roberta_lab.training.corpus --out data/corpus",
-                   "data/corpus-everyday": "python -m roberta_lab.training.everyday --out data/corpus-everyday"}
+                   "data/corpus-everyday": "python -m roberta_lab.training.everyday --out data/corpus-everyday",
+                   "data/corpus-books": "python -m roberta_lab.training.everyday --out data/corpus-books --books"}
 # The everyday cloze file data/corpus-everyday was filtered against (it is never trained on).
 CLOZE_SHA256 = "4e7660d0ebdec242ebb6e5f3d1e76988f9d3be3ff9440b7279b38f3205c579eb"
 # mini-mlm after stage 2 (corpus v1), as committed then: the start of the repeatable chain.
