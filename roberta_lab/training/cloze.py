@@ -101,3 +101,61 @@ def score_cloze(model, tok, items=None, k=5, batch_size=64):
     n = len(out)
     return {"n": n, "top1": sum(o["rank_ok"] == 1 for o in out) / n,
             f"top{k}": sum(o["rank_ok"] is not None for o in out) / n, "items": out}
+
+
+def context_baseline(lines, items=None, k=5):
+    """What the corpus itself says about each cloze blank: a count model of the left context.
+
+    For each sentence the candidates are the words that follow the mask's two left words
+    anywhere in ``lines`` (after ``normalise``), ranked by count. Returns ``{"n", "top1",
+    "top5", "seen"}``: the count model's accuracy, and the share of sentences where an accepted
+    answer ever follows those two words in the corpus (an upper bound on what the corpus shows
+    directly). A masked LM also uses the right context and generalises, so this is a yardstick
+    of how much the corpus supports the set, not a ceiling.
+
+    >>> lines = ["She drank a cup of tea.", "A cup of tea.", "A cup of coffee.", "Cup of water"]
+    >>> items = [{"text": "I want a cup of <mask>.", "answers": ["coffee"]}]
+    >>> context_baseline(lines, items)
+    {'n': 1, 'top1': 0.0, 'top5': 1.0, 'seen': 1.0}
+    """
+    items = read_cloze() if items is None else items
+    keys = []
+    for it in items:
+        left = normalise(it["text"].partition(MASK_TOKEN)[0]).split()
+        keys.append(tuple(left[-2:]))
+    wanted = set(keys)
+    follow = {key: {} for key in wanted}
+    for line in lines:
+        words = normalise(line).split()
+        for i in range(2, len(words)):
+            key = (words[i - 2], words[i - 1])
+            if key in wanted:
+                counts = follow[key]
+                counts[words[i]] = counts.get(words[i], 0) + 1
+    top1 = topk = seen = 0
+    for it, key in zip(items, keys):
+        answers = {a.lower() for a in it["answers"]}
+        ranked = sorted(follow[key].items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        guesses = [w for w, _ in ranked]
+        top1 += bool(guesses) and guesses[0] in answers
+        topk += bool(answers & set(guesses))
+        seen += any(a in follow[key] for a in answers)
+    n = len(items)
+    return {"n": n, "top1": top1 / n, f"top{k}": topk / n, "seen": seen / n}
+
+
+def main(argv=None):
+    """``python -m roberta_lab.training.cloze --corpus data/corpus-books``: the context baseline."""
+    import argparse
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--corpus", required=True, help="a corpus folder with train.txt")
+    args = ap.parse_args(argv)
+    path = os.path.join(args.corpus, "train.txt")
+    if not os.path.isfile(path):
+        ap.error(f"--corpus: {path} does not exist")
+    with open(path, encoding="utf-8") as fh:
+        print(json.dumps(context_baseline(fh), indent=1))
+
+
+if __name__ == "__main__":
+    main()

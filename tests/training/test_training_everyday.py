@@ -123,3 +123,21 @@ def test_the_everyday_corpus_was_filtered_against_this_cloze_file():
     with open(path, encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     assert cloze.filter_lines(lines, cloze.read_cloze())[1] == 0
+
+
+def test_context_baseline_counts_what_follows_the_two_left_words():
+    items = [{"text": "He drank a glass of <mask> today.", "answers": ["milk", "juice"]},
+             {"text": "The dog wagged its <mask>.", "answers": ["tail"]}]
+    lines = ["A glass of water.", "a glass of WATER!", "One glass of milk", "glass of juice",
+             "the cat wagged its ears"]
+    got = cloze.context_baseline(lines, items)
+    # "glass of": water x2 first, then juice and milk (ties by word); "wagged its": only "ears".
+    assert got == {"n": 2, "top1": 0.0, "top5": 0.5, "seen": 0.5}
+    lines.append("glass of milk and glass of milk")
+    assert cloze.context_baseline(lines, items)["top1"] == 0.5
+
+
+def test_context_baseline_command_names_a_missing_corpus(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cloze.main(["--corpus", str(tmp_path)])
+    assert "--corpus" in capsys.readouterr().err
