@@ -203,7 +203,8 @@ def is_complete(folder, expected_argv):
 
 
 # train.py options added after some runs were logged, with the values those runs had.
-ADDED_ARGS = {"repeat_frac": 0.0, "repeat_min": 6, "repeat_max": 24}
+ADDED_ARGS = {"repeat_frac": 0.0, "repeat_min": 6, "repeat_max": 24,
+              "layers": None, "hidden": None, "heads": None, "intermediate": None}
 
 
 def logged_args(log):
