@@ -32,11 +32,12 @@ def test_wheel_ships_the_models_and_loads_them_by_name(tmp_path):
                     "-w", str(tmp_path / "dist"), str(ROOT)], check=True, env=env, timeout=600)
     wheel = next((tmp_path / "dist").glob("roberta_lab-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for model in ("mini-mlm", "mini-causal", "mini-seq2seq/encoder", "mini-seq2seq/decoder"):
+    for model in ("mini-mlm", "mini-mlm-everyday", "mini-causal", "mini-seq2seq/encoder",
+                  "mini-seq2seq/decoder"):
         assert f"roberta_lab/data/{model}/model.safetensors" in names, model
     assert "roberta_lab/data/probes/mlm_probes.jsonl" in names
     assert "roberta_lab/cli/__main__.py" in names  # the roberta-lab command is a package
-    assert not any("/corpus/" in n for n in names)  # the corpus is rebuilt, never shipped
+    assert not any(n.startswith("roberta_lab/data/corpus") for n in names)  # corpora: rebuilt, never shipped
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
                     str(wheel)], check=True, env=env, timeout=600)

@@ -86,8 +86,9 @@ STAGES = {  # "git:mlm-stage2" is START_REF's mini-mlm, written to --work/mlm-st
                           ("mlm", "--corpus", "data/corpus-everyday", "--steps", "250", "--batch", "32",
                            "--jit", "--lr", "1e-3", "--warmup", "0.03", "--seed", "11",
                            "--max-lines", "100000", "--ckpt-minutes", "4", "--log-every", "10")),
-    # Four epochs of the everyday corpus (session 8): cloze 8.6% / 28.2%, probes 87.3%.
-    "mlm-cloze": Stage("mlm-cloze", "mini-mlm",
+    # Four epochs of the everyday corpus (session 8): cloze 8.6% / 28.2%, probes 87.3%; bundled
+    # beside mini-mlm since session 9 (issue 19's targets are not reached, see data/README.md).
+    "mini-mlm-everyday": Stage("mini-mlm-everyday", "mini-mlm",
                        ("mlm", "--corpus", "data/corpus-everyday", "--steps", "14000", "--batch",
                         "32", "--jit", "--lr", "1e-3", "--warmup", "0.02", "--seed", "13",
                         "--ckpt-minutes", "8", "--log-every", "100")),
@@ -109,6 +110,8 @@ MODEL_SHA256 = {
         "decoder/model.safetensors": "cf63a1b0f8b0bbe4c10528ed632c0e45d03effb5e4d1ab7f171c455bca2d47b5",
     },
     "mini-grammar": {"model.safetensors": "49aa092a58509f2e05f8c6ddba57f3d310cca469f9320a34b43ea72a756f8618"},
+    "mini-mlm-everyday": {
+        "model.safetensors": "d68a29ef51eda3c83fd06e3c42613672f130c8af13819b7a8fdaec48dd675722"},
 }
 # sha256 of intermediate stages' weights, checked when a chain passes through them.
 STAGE_SHA256 = {
@@ -117,7 +120,6 @@ STAGE_SHA256 = {
 # sha256 of the experiments' weights, as the runs reported in data/README.md gave them.
 EXPERIMENT_SHA256 = {
     "mlm-everyday": {"model.safetensors": "d776b9e799f7df46d39ed18cf2124d08a975d4cd64b4f74755b04c94d7527d4e"},
-    "mlm-cloze": {"model.safetensors": "d68a29ef51eda3c83fd06e3c42613672f130c8af13819b7a8fdaec48dd675722"},
     "causal-induction": {"model.safetensors": "c4e82b1d4a25571439ceb2bcff64ca295a3093f963935fb469a67e0e187c46f5"},
 }
 

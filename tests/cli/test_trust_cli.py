@@ -39,6 +39,7 @@ def no_work(monkeypatch):
 
 # --- kind: every listed model, every command that can use it ----------------------------------
 USES = {"roberta-lab/mini-mlm": {"fill-mask", "sweep"},
+        "roberta-lab/mini-mlm-everyday": {"fill-mask", "sweep"},
         "roberta-lab/mini-causal": {"generate"},
         "roberta-lab/mini-seq2seq": {"generate"},
         "roberta-lab/mini-grammar": set()}  # a sequence classifier: none of these commands

@@ -1,4 +1,4 @@
-"""The bundled small models (data/mini-mlm, data/mini-causal, data/mini-seq2seq).
+"""The bundled small models (data/mini-mlm, data/mini-mlm-everyday, data/mini-causal, data/mini-seq2seq).
 
 Each test skips cleanly when its model folder has not been trained yet. Thresholds are the
 values the committed models reached (see data/README.md, "Measured quality"), so a regression
@@ -19,8 +19,8 @@ MAX_SAFETENSORS_BYTES = 25 * 1000 * 1000
 # Targets, and what the committed models reached (data/README.md, "Measured quality").
 # The tests assert the targets and the measured values (minus a small margin), so they also catch
 # a loader or model regression that leaves a target met.
-PROBE_ACCURACY_TARGET, PROBE_ACCURACY_MEASURED = 0.80, 0.8744
-PROBE_ACCURACY_MIN = PROBE_ACCURACY_MEASURED - 0.005  # a few items may flip on another CPU
+PROBE_ACCURACY_TARGET = 0.85  # issue 19: the probes stay at or above 85%
+PROBE_MARGIN = 0.005  # below the measured accuracy: a few items may flip on another CPU
 PARIS_REACHED = True  # " Paris" top-1 for "The capital of France is <mask>."
 SEQ2SEQ_EXACT_MATCH_TARGET, SEQ2SEQ_EXACT_MATCH_MEASURED = 0.95, 0.9985
 # Heads named in data/README.md with the role head_roles() measured for them (layer, head, role).
@@ -34,14 +34,27 @@ CAUSAL_CONTINUATIONS = {"The capital of France is": " Paris.", "After Monday com
                         "A salmon is a kind of": " fish.", "My sisters": " have a good idea."}
 CAUSAL_MINIMAL_PAIRS_MIN, CAUSAL_RELATIVE_AGREEMENT_MIN = 124 / 240, 53 / 96
 SEQ2SEQ_SUBSET = 300  # held-out pairs decoded in the test (keeps it fast)
-# Everyday cloze (data/probes/everyday_cloze.jsonl, 220 sentences): mini-mlm measured 11/220 top-1
-# and 25/220 top-5 (data/README.md, "Issue 19"); asserted less 2 sentences. The sentences whose
-# first guess is an accepted answer, and that guess:
-CLOZE_TOP1_MIN, CLOZE_TOP5_MIN = 9 / 220, 23 / 220
+# Everyday cloze (data/probes/everyday_cloze.jsonl, 220 sentences, never trained on): top-1 and
+# top-5 as measured (data/README.md, "Issue 19") less 2 sentences, and the sentences whose first
+# guess is an accepted answer, with that guess. mini-mlm: 11/220 and 25/220; mini-mlm-everyday
+# (four epochs of data/corpus-everyday): 19/220 and 62/220.
 CLOZE_PINNED = {"everyday-011": "water", "everyday-049": "kitchen", "everyday-062": "night",
                 "everyday-086": "head", "everyday-099": "water", "everyday-100": "out",
                 "everyday-120": "door", "everyday-121": "animal", "everyday-132": "month",
                 "everyday-186": "table", "everyday-187": "table"}
+CLOZE_PINNED_EVERYDAY = {
+    "everyday-001": "tea", "everyday-062": "night", "everyday-101": "door", "everyday-107": "office",
+    "everyday-120": "door", "everyday-121": "animal", "everyday-135": "air", "everyday-137": "hot",
+    "everyday-142": "cream", "everyday-177": "river", "everyday-179": "tree", "everyday-186": "table",
+    "everyday-187": "table", "everyday-194": "game", "everyday-196": "place", "everyday-197": "game",
+    "everyday-209": "money", "everyday-216": "vegetables", "everyday-218": "out"}
+# Per bundled masked LM: probe accuracy measured (data/README.md), the heads the card names with
+# their head_roles() role (layer, head, role), and (top-1 min, top-5 min, pinned first guesses).
+MLM_EXPECTED = {
+    "mini-mlm": {"probes": 0.8744, "heads": NAMED_HEADS, "cloze": (9 / 220, 23 / 220, CLOZE_PINNED)},
+    "mini-mlm-everyday": {"probes": 0.8735, "heads": NAMED_HEADS,
+                          "cloze": (17 / 220, 60 / 220, CLOZE_PINNED_EVERYDAY)},
+}
 # Induction (induction.induction_report: 8 x <s> r r, 20 random tokens): the issue's targets
 # (measured: loss ratio 0.077, induction heads layer 3 heads 2 and 1 at 0.910 and 0.885), and the
 # previous-token head they compose with (measured 0.987 at layer 1, head 0).
@@ -70,11 +83,20 @@ def _hf():
     return pytest.importorskip("transformers"), pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module")
-def mlm():
-    _folder("mini-mlm")
+class MaskedLM(tuple):
+    """``(model, tokenizer)`` of one bundled masked LM, with its folder name and expected values."""
+    name: str
+    want: dict
+
+
+@pytest.fixture(scope="module", params=sorted(MLM_EXPECTED))
+def mlm(request):
+    _folder(request.param)
     from roberta_lab import TFRobertaForMaskedLM
-    return TFRobertaForMaskedLM.from_pretrained("roberta-lab/mini-mlm"), _tok("roberta-lab/mini-mlm")
+    name = "roberta-lab/" + request.param
+    out = MaskedLM((TFRobertaForMaskedLM.from_pretrained(name), _tok(name)))
+    out.name, out.want = request.param, MLM_EXPECTED[request.param]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +116,8 @@ def seq2seq():
 # --------------------------------------------------------------------------- files
 
 
-@pytest.mark.parametrize("rel", ["mini-mlm", "mini-causal", "mini-seq2seq/encoder",
+@pytest.mark.parametrize("rel", ["mini-mlm", "mini-mlm-everyday", "mini-causal",
+                                 "mini-seq2seq/encoder",
                                  "mini-seq2seq/decoder"])
 def test_safetensors_size(rel):
     path = os.path.join(DATA, rel, "model.safetensors")
@@ -103,7 +126,7 @@ def test_safetensors_size(rel):
     assert os.path.getsize(path) <= MAX_SAFETENSORS_BYTES
 
 
-@pytest.mark.parametrize("name", ["mini-mlm", "mini-causal", "mini-seq2seq"])
+@pytest.mark.parametrize("name", ["mini-mlm", "mini-mlm-everyday", "mini-causal", "mini-seq2seq"])
 def test_folder_has_tokenizer_and_log(name):
     path = _folder(name)
     for f in ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
@@ -116,7 +139,7 @@ def test_folder_has_tokenizer_and_log(name):
 def test_bundled_names_listed():
     _folder("mini-mlm")
     from roberta_lab import bundled_models
-    assert "roberta-lab/mini-mlm" in bundled_models()
+    assert {"roberta-lab/mini-mlm", "roberta-lab/mini-mlm-everyday"} <= set(bundled_models())
 
 
 # --------------------------------------------------------------------------- masked LM
@@ -127,7 +150,7 @@ def test_mlm_matches_hf(mlm):
     model, tok = mlm
     enc = tok(SENTENCES, padding=True, return_tensors="np")
     ours = np.asarray(model(enc["input_ids"], attention_mask=enc["attention_mask"]).logits)
-    hf = transformers.RobertaForMaskedLM.from_pretrained(os.path.join(DATA, "mini-mlm")).eval()
+    hf = transformers.RobertaForMaskedLM.from_pretrained(os.path.join(DATA, mlm.name)).eval()
     with torch.no_grad():
         theirs = hf(input_ids=torch.tensor(enc["input_ids"], dtype=torch.long),
                     attention_mask=torch.tensor(enc["attention_mask"], dtype=torch.long)).logits.numpy()
@@ -138,7 +161,7 @@ def test_mlm_matches_hf(mlm):
 def test_hf_tokenizer_agrees(mlm):
     transformers, _ = _hf()
     _, tok = mlm
-    hf_tok = transformers.AutoTokenizer.from_pretrained(os.path.join(DATA, "mini-mlm"))
+    hf_tok = transformers.AutoTokenizer.from_pretrained(os.path.join(DATA, mlm.name))
     for s in SENTENCES + ["The capital of France is <mask>."]:
         assert hf_tok(s)["input_ids"] == tok(s)["input_ids"]
 
@@ -159,7 +182,7 @@ def test_probe_accuracy(mlm):
     assert res["n"] == 1067
     per_kind = {k: v["accuracy"] for k, v in res["per_kind"].items()}
     assert res["accuracy"] >= PROBE_ACCURACY_TARGET, per_kind
-    assert res["accuracy"] >= PROBE_ACCURACY_MIN, per_kind
+    assert res["accuracy"] >= mlm.want["probes"] - PROBE_MARGIN, per_kind
 
 
 def test_bfloat16_mode_agrees_on_the_probes(mlm):
@@ -177,7 +200,7 @@ def test_head_roles(mlm):
     res = head_roles(model, tok)
     clear = {(c["layer"], c["head"]): c["role"] for c in res["clear_heads"]}
     assert len(clear) >= 3, res["clear_heads"]
-    for layer, head, role in NAMED_HEADS:
+    for layer, head, role in mlm.want["heads"]:
         assert clear.get((layer, head)) == role, (layer, head, role, res["clear_heads"])
 
 
@@ -293,9 +316,10 @@ def test_everyday_cloze(mlm):
     model, tok = mlm
     res = cloze.score_cloze(model, tok)
     assert res["n"] == 220
-    assert res["top1"] >= CLOZE_TOP1_MIN and res["top5"] >= CLOZE_TOP5_MIN, (res["top1"], res["top5"])
-    got = {o["id"]: o["top5"][0] for o in res["items"] if o["id"] in CLOZE_PINNED}
-    assert got == CLOZE_PINNED
+    top1, top5, pinned = mlm.want["cloze"]
+    assert res["top1"] >= top1 and res["top5"] >= top5, (res["top1"], res["top5"])
+    got = {o["id"]: o["top5"][0] for o in res["items"] if o["id"] in pinned}
+    assert got == pinned
 
 
 def test_causal_has_a_previous_token_head(causal):
