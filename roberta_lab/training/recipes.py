@@ -92,6 +92,15 @@ STAGES = {  # "git:mlm-stage2" is START_REF's mini-mlm, written to --work/mlm-st
                        ("mlm", "--corpus", "data/corpus-everyday", "--steps", "14000", "--batch",
                         "32", "--jit", "--lr", "1e-3", "--warmup", "0.02", "--seed", "13",
                         "--ckpt-minutes", "8", "--log-every", "100")),
+    # Session 9: two more epochs on the books corpus, and the same model stacked to 8 layers.
+    "mlm-books": Stage("mlm-books", "mini-mlm-everyday",
+                       ("mlm", "--corpus", "data/corpus-books", "--steps", "7000", "--batch", "32",
+                        "--jit", "--lr", "3e-4", "--warmup", "0.02", "--seed", "17",
+                        "--ckpt-minutes", "6", "--log-every", "100")),
+    "mlm-deep8": Stage("mlm-deep8", "mini-mlm-everyday",
+                       ("mlm", "--corpus", "data/corpus-everyday", "--layers", "8", "--steps", "9000",
+                        "--batch", "32", "--jit", "--lr", "7e-4", "--warmup", "0.02", "--seed", "19",
+                        "--ckpt-minutes", "8", "--log-every", "100")),
     "causal-induction": Stage("causal-induction", "causal-base",
                               ("causal", "--steps", "250", "--batch", "32", "--jit", "--lr", "1e-3",
                                "--warmup", "0.02", "--seed", "7", "--repeat-frac", "0.5",
@@ -121,6 +130,7 @@ STAGE_SHA256 = {
 EXPERIMENT_SHA256 = {
     "mlm-everyday": {"model.safetensors": "d776b9e799f7df46d39ed18cf2124d08a975d4cd64b4f74755b04c94d7527d4e"},
     "causal-induction": {"model.safetensors": "c4e82b1d4a25571439ceb2bcff64ca295a3093f963935fb469a67e0e187c46f5"},
+    "mlm-books": {"model.safetensors": "95180abb46b3625390c44d3eb4117541dcab6e397106d2293c6a426f0fbe0de3"},
 }
 
 
