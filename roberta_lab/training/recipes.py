@@ -131,6 +131,7 @@ EXPERIMENT_SHA256 = {
     "mlm-everyday": {"model.safetensors": "d776b9e799f7df46d39ed18cf2124d08a975d4cd64b4f74755b04c94d7527d4e"},
     "causal-induction": {"model.safetensors": "c4e82b1d4a25571439ceb2bcff64ca295a3093f963935fb469a67e0e187c46f5"},
     "mlm-books": {"model.safetensors": "95180abb46b3625390c44d3eb4117541dcab6e397106d2293c6a426f0fbe0de3"},
+    "mlm-deep8": {"model.safetensors": "b95e5072d69b098496ee20e399b39001ee72c1968ae75fb72f5e672bbc93a399"},
 }
 
 
