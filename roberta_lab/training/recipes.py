@@ -89,9 +89,9 @@ STAGES = {  # "git:mlm-stage2" is START_REF's mini-mlm, written to --work/mlm-st
     # Four epochs of the everyday corpus (session 8): cloze 8.6% / 28.2%, probes 87.3%; bundled
     # beside mini-mlm since session 9 (issue 19's targets are not reached, see data/README.md).
     "mini-mlm-everyday": Stage("mini-mlm-everyday", "mini-mlm",
-                       ("mlm", "--corpus", "data/corpus-everyday", "--steps", "14000", "--batch",
-                        "32", "--jit", "--lr", "1e-3", "--warmup", "0.02", "--seed", "13",
-                        "--ckpt-minutes", "8", "--log-every", "100")),
+                               ("mlm", "--corpus", "data/corpus-everyday", "--steps", "14000",
+                                "--batch", "32", "--jit", "--lr", "1e-3", "--warmup", "0.02",
+                                "--seed", "13", "--ckpt-minutes", "8", "--log-every", "100")),
     # Session 9: two more epochs on the books corpus, and the same model stacked to 8 layers.
     "mlm-books": Stage("mlm-books", "mini-mlm-everyday",
                        ("mlm", "--corpus", "data/corpus-books", "--steps", "7000", "--batch", "32",
