@@ -86,8 +86,9 @@ def split_sentences(text):
 
 
 def _keep(sentences, out, min_words):
+    """Add the prose sentences (already ASCII: callers translate before splitting) to ``out``."""
     for s in sentences:
-        s = clean_line((s or "").translate(_ASCII))
+        s = clean_line(s or "")
         if is_prose(s, min_words=min_words):
             out.setdefault(s, None)
 
@@ -264,5 +265,5 @@ def austen_lines(path=AUSTEN_PATH, min_words=4):
 def harvard_sentences(path=STRINGR_PATH):
     """The 720 Harvard sentences in their order ("The birch canoe slid on the smooth planks.")."""
     out = {}
-    _keep(_rdata(path, "r-cran-stringr")["sentences"], out, 4)
+    _keep([(s or "").translate(_ASCII) for s in _rdata(path, "r-cran-stringr")["sentences"]], out, 4)
     return list(out)
