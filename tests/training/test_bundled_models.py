@@ -1,4 +1,5 @@
-"""The bundled small models (data/mini-mlm, data/mini-mlm-everyday, data/mini-causal, data/mini-seq2seq).
+"""The bundled small models (data/mini-mlm, data/mini-mlm-everyday, data/mini-causal and
+data/mini-seq2seq).
 
 Each test skips cleanly when its model folder has not been trained yet. Thresholds are the
 values the committed models reached (see data/README.md, "Measured quality"), so a regression
